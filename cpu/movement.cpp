@@ -1,0 +1,123 @@
+// eval_cpu of movement primitives: Broadcast, Reshape, Flatten, Transpose, Slice,
+// SliceUpdate, Concatenate. All produce contiguous outputs through one strided copy.
+#include <cstring>
+
+#include "../core/primitives.h"
+#include "cpu_utils.h"
+
+namespace kiln {
+
+namespace cpu {
+// dst (strides dst_st, offset dst_off) <- src (strides src_st, offset src_off) over `shape`.
+void copy_strided(const char* src, int64_t src_off, const Strides& src_st, char* dst,
+                  int64_t dst_off, const Strides& dst_st, const Shape& shape, size_t itemsize) {
+  size_t total = 1;
+  for (int d : shape) total *= d;
+  if (total == 0) return;
+  StridedLoop<2> loop(shape, {src_st, dst_st});
+  auto go = [&](auto tag) {
+    using U = decltype(tag);
+    const U* s = reinterpret_cast<const U*>(src) + src_off;
+    U* d = reinterpret_cast<U*>(dst) + dst_off;
+    size_t grain = std::max<size_t>(1, (1 << 16) / std::max(1, loop.shape.back()));
+    parallel_for(loop.rows(), grain, [&](size_t r0, size_t r1) {
+      loop.run(r0, r1, [&](const std::array<int64_t, 2>& off, int n,
+                           const std::array<int64_t, 2>& st) {
+        const U* sp = s + off[0];
+        U* dp = d + off[1];
+        if (st[0] == 1 && st[1] == 1) {
+          std::memcpy(dp, sp, n * sizeof(U));
+        } else if (st[0] == 0) {
+          U v = *sp;
+          for (int i = 0; i < n; ++i) dp[i * st[1]] = v;
+        } else {
+          for (int i = 0; i < n; ++i) dp[i * st[1]] = sp[i * st[0]];
+        }
+      });
+    });
+  };
+  switch (itemsize) {
+    case 1: go(uint8_t{}); break;
+    case 2: go(uint16_t{}); break;
+    case 4: go(uint32_t{}); break;
+    default: go(uint64_t{}); break;
+  }
+}
+}  // namespace cpu
+
+namespace {
+const char* cbase(const array& a) {
+  return static_cast<const char*>(const_cast<array&>(a).raw_host_ptr());
+}
+}  // namespace
+
+void Broadcast::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  cpu::alloc(out);
+  cpu::copy_strided(cbase(in), 0, cpu::broadcast_strides(in.shape(), out.shape()),
+                    static_cast<char*>(out.raw_host_ptr()), 0, out.strides(), out.shape(),
+                    out.itemsize());
+}
+
+void Reshape::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  cpu::share(inputs[0], outputs[0]);
+}
+void Flatten::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  cpu::share(inputs[0], outputs[0]);
+}
+
+void Transpose::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  cpu::alloc(out);
+  Strides ist = in.strides(), st(axes_.size());
+  for (size_t i = 0; i < axes_.size(); ++i) st[i] = ist[axes_[i]];
+  cpu::copy_strided(cbase(in), 0, st, static_cast<char*>(out.raw_host_ptr()), 0, out.strides(),
+                    out.shape(), out.itemsize());
+}
+
+void Slice::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array& in = inputs[0];
+  array& out = outputs[0];
+  cpu::alloc(out);
+  if (out.size() == 0) return;
+  Strides ist = in.strides(), st(ist.size());
+  int64_t off = 0;
+  for (size_t i = 0; i < ist.size(); ++i) {
+    st[i] = ist[i] * strides_[i];
+    off += static_cast<int64_t>(start_[i]) * ist[i];
+  }
+  cpu::copy_strided(cbase(in), off, st, static_cast<char*>(out.raw_host_ptr()), 0, out.strides(),
+                    out.shape(), out.itemsize());
+}
+
+void SliceUpdate::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array &src = inputs[0], &upd = inputs[1];
+  array& out = outputs[0];
+  cpu::alloc(out);
+  char* y = static_cast<char*>(out.raw_host_ptr());
+  std::memcpy(y, cbase(src), out.nbytes());
+  if (upd.size() == 0) return;
+  Strides ost = out.strides(), st(ost.size());
+  int64_t off = 0;
+  for (size_t i = 0; i < ost.size(); ++i) {
+    st[i] = ost[i] * strides_[i];
+    off += static_cast<int64_t>(start_[i]) * ost[i];
+  }
+  cpu::copy_strided(cbase(upd), 0, upd.strides(), y, off, st, upd.shape(), out.itemsize());
+}
+
+void Concatenate::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  array& out = outputs[0];
+  cpu::alloc(out);
+  char* y = static_cast<char*>(out.raw_host_ptr());
+  Strides ost = out.strides();
+  int64_t off = 0;
+  for (auto& in : inputs) {
+    cpu::copy_strided(cbase(in), 0, in.strides(), y, off, ost, in.shape(), out.itemsize());
+    off += static_cast<int64_t>(in.shape()[axis_]) * ost[axis_];
+  }
+}
+
+}  // namespace kiln

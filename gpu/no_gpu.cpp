@@ -1,0 +1,56 @@
+// Built when KILN_VULKAN=OFF: the GPU is never available and every eval_gpu throws.
+#include "../core/backend.h"
+#include "../core/errors.h"
+#include "../core/primitives.h"
+#include "gpu.h"
+
+namespace kiln {
+
+namespace gpu {
+bool is_available() { return false; }
+std::string device_name() { return ""; }
+MemoryStats memory_stats() { return {}; }
+void reset_peak_memory() {}
+void synchronize() {}
+namespace detail {
+bool available() { return false; }
+void eval(array& a) {
+  auto outs = a.outputs();
+  a.primitive().eval_gpu(a.inputs(), outs);
+}
+void finalize(bool) {}
+void download(DeviceBuffer&, void*, size_t) {
+  throw GpuError("[gpu] kiln was built without Vulkan (KILN_VULKAN=OFF)");
+}
+}  // namespace detail
+}  // namespace gpu
+
+#define KILN_NO_GPU(P)                                                               \
+  void P::eval_gpu(const std::vector<array>&, std::vector<array>&) {                 \
+    throw GpuError("[" #P "] the GPU is not available: kiln was built with KILN_VULKAN=OFF"); \
+  }
+KILN_NO_GPU(Unary)
+KILN_NO_GPU(Binary)
+KILN_NO_GPU(Select)
+KILN_NO_GPU(AsType)
+KILN_NO_GPU(StopGradient)
+KILN_NO_GPU(Arange)
+KILN_NO_GPU(Broadcast)
+KILN_NO_GPU(Reshape)
+KILN_NO_GPU(Flatten)
+KILN_NO_GPU(Transpose)
+KILN_NO_GPU(Slice)
+KILN_NO_GPU(SliceUpdate)
+KILN_NO_GPU(Concatenate)
+KILN_NO_GPU(Gather)
+KILN_NO_GPU(ScatterAdd)
+KILN_NO_GPU(GatherAxis)
+KILN_NO_GPU(ScatterAxis)
+KILN_NO_GPU(Reduce)
+KILN_NO_GPU(ArgReduce)
+KILN_NO_GPU(Scan)
+KILN_NO_GPU(Sort)
+KILN_NO_GPU(Matmul)
+KILN_NO_GPU(RandomBits)
+
+}  // namespace kiln

@@ -1,0 +1,11 @@
+// kiln — the umbrella header: #include <kiln/kiln.h>
+#pragma once
+
+#include "core/array.h"
+#include "core/device.h"
+#include "core/dtype.h"
+#include "core/errors.h"
+#include "core/ops.h"
+#include "core/random.h"
+#include "core/stateful.h"
+#include "gpu/gpu.h"
