@@ -8,4 +8,6 @@
 #include "core/ops.h"
 #include "core/random.h"
 #include "core/stateful.h"
+#include "autograd/transforms.h"
+#include "compile/compile.h"
 #include "gpu/gpu.h"

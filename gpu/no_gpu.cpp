@@ -1,6 +1,7 @@
 // Built when KILN_VULKAN=OFF: the GPU is never available and every eval_gpu throws.
 #include "../core/backend.h"
 #include "../core/errors.h"
+#include "../core/compiled.h"
 #include "../core/primitives.h"
 #include "gpu.h"
 
@@ -52,5 +53,6 @@ KILN_NO_GPU(Scan)
 KILN_NO_GPU(Sort)
 KILN_NO_GPU(Matmul)
 KILN_NO_GPU(RandomBits)
+KILN_NO_GPU(Compiled)
 
 }  // namespace kiln

@@ -1,0 +1,335 @@
+// kiln::compile: the per-function cache, tracing with placeholders, state capture, replay.
+#include "compile.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <iostream>
+#include <mutex>
+#include <sstream>
+#include <unordered_map>
+#include <unordered_set>
+
+#include "../core/compiled.h"
+#include "../core/errors.h"
+#include "../core/primitives.h"
+#include "compile_info.h"
+#include "passes.h"
+
+namespace kiln {
+
+using compile_detail::Graph;
+
+namespace {
+
+std::atomic<CompileMode>& mode_slot() {
+  static std::atomic<CompileMode> m{[] {
+    const char* e = std::getenv("KILN_DISABLE_COMPILE");
+    return (e && *e && std::string(e) != "0") ? CompileMode::disabled : CompileMode::enabled;
+  }()};
+  return m;
+}
+
+std::atomic<int64_t> g_trace_count{0};
+
+struct Signature {
+  Device device = Device::cpu;
+  bool shapeless = false;
+  size_t n_inputs = 0;
+  size_t n_captured = 0;
+  std::vector<int> ndims;
+  std::vector<Dtype> dtypes;
+  std::vector<Shape> shapes;  // empty entries when shapeless
+  bool matches(const Signature& o) const {
+    return device == o.device && shapeless == o.shapeless && n_inputs == o.n_inputs &&
+           n_captured == o.n_captured && ndims == o.ndims && dtypes == o.dtypes &&
+           shapes == o.shapes;
+  }
+};
+
+std::string describe_change(const Signature& old, const Signature& now) {
+  std::ostringstream os;
+  if (old.device != now.device) return "the default device changed";
+  if (old.n_inputs != now.n_inputs)
+    return "the number of inputs changed from " + std::to_string(old.n_inputs) + " to " +
+           std::to_string(now.n_inputs);
+  if (old.n_captured != now.n_captured)
+    return "the number of captured state arrays changed from " + std::to_string(old.n_captured) +
+           " to " + std::to_string(now.n_captured);
+  for (size_t i = 0; i < now.dtypes.size(); ++i) {
+    std::string what = i < now.n_inputs ? "argument " + std::to_string(i)
+                                        : "captured array " + std::to_string(i - now.n_inputs);
+    if (old.dtypes[i] != now.dtypes[i])
+      return what + " changed dtype from " + to_string(old.dtypes[i]) + " to " +
+             to_string(now.dtypes[i]);
+    if (old.ndims[i] != now.ndims[i])
+      return what + " changed ndim from " + std::to_string(old.ndims[i]) + " to " +
+             std::to_string(now.ndims[i]);
+    if (!now.shapes.empty() && old.shapes[i] != now.shapes[i])
+      return what + " changed shape from " + detail::shape_str(old.shapes[i]) + " to " +
+             detail::shape_str(now.shapes[i]);
+  }
+  return "a new signature";
+}
+
+struct CacheEntry {
+  Signature sig;
+  Graph graph;          // inputs: placeholders (args then captured); outputs: fun outs then captured outs
+  size_t n_fun_outputs = 0;
+  std::vector<size_t> captured_out_counts;
+  std::vector<std::vector<Shape>> out_shapes;  // per tape node
+};
+
+}  // namespace
+
+struct CompiledFunctionImpl {
+  VectorFn fun;
+  CompileOptions opts;
+  uint64_t id;
+  std::mutex mutex;
+  std::vector<std::unique_ptr<CacheEntry>> cache;
+  int64_t traces = 0;
+  std::string last_reason;
+  std::vector<std::string> last_tape_names;
+  std::vector<std::string> last_kernel_keys;
+
+  std::vector<array> call(const std::vector<array>& args);
+  std::unique_ptr<CacheEntry> trace(const std::vector<array>& args,
+                                    const std::vector<array>& captured, const Signature& sig);
+  std::vector<array> replay(const CacheEntry& e, const std::vector<array>& args,
+                            const std::vector<array>& captured);
+};
+
+namespace {
+
+std::vector<array> gather_state(const std::vector<Stateful*>& states,
+                                std::vector<size_t>* counts = nullptr) {
+  std::vector<array> out;
+  for (auto* s : states) {
+    if (!s) throw std::invalid_argument("[compile] a captured Stateful pointer is null");
+    auto a = s->state_arrays();
+    if (counts) counts->push_back(a.size());
+    out.insert(out.end(), a.begin(), a.end());
+  }
+  return out;
+}
+
+void scatter_state(const std::vector<Stateful*>& states, const std::vector<size_t>& counts,
+                   const std::vector<array>& arrays, size_t offset) {
+  for (size_t i = 0; i < states.size(); ++i) {
+    std::vector<array> part(arrays.begin() + offset, arrays.begin() + offset + counts[i]);
+    states[i]->set_state_arrays(part);
+    offset += counts[i];
+  }
+}
+
+}  // namespace
+
+std::unique_ptr<CacheEntry> CompiledFunctionImpl::trace(const std::vector<array>& args,
+                                                        const std::vector<array>& captured,
+                                                        const Signature& sig) {
+  auto entry = std::make_unique<CacheEntry>();
+  entry->sig = sig;
+  std::vector<array> ph_args, ph_cap;
+  for (auto& a : args) ph_args.push_back(array::placeholder(a.shape(), a.dtype()));
+  for (auto& a : captured) ph_cap.push_back(array::placeholder(a.shape(), a.dtype()));
+
+  // swap captured inputs for placeholders while tracing; restore them whatever happens
+  std::vector<size_t> in_counts;
+  for (auto* s : opts.inputs) in_counts.push_back(s->state_arrays().size());
+  scatter_state(opts.inputs, in_counts, ph_cap, 0);
+  std::vector<array> outs, cap_outs;
+  try {
+    outs = fun(ph_args);
+    cap_outs = gather_state(opts.outputs, &entry->captured_out_counts);
+  } catch (...) {
+    scatter_state(opts.inputs, in_counts, captured, 0);
+    throw;
+  }
+  scatter_state(opts.inputs, in_counts, captured, 0);
+
+  // reject arrays that are both arguments and read from the closure
+  std::unordered_set<uintptr_t> arg_ids;
+  for (auto& a : args) arg_ids.insert(a.id());
+  for (auto& a : captured) arg_ids.insert(a.id());
+
+  Graph& g = entry->graph;
+  g.inputs = ph_args;
+  g.inputs.insert(g.inputs.end(), ph_cap.begin(), ph_cap.end());
+  entry->n_fun_outputs = outs.size();
+  g.outputs = outs;
+  g.outputs.insert(g.outputs.end(), cap_outs.begin(), cap_outs.end());
+  for (auto& o : g.outputs)
+    if (!o.valid()) throw std::invalid_argument("[compile] the function returned an empty array");
+  compile_detail::build_tape(g);
+  for (auto& node : g.tape)
+    for (auto& in : node.inputs())
+      if (arg_ids.count(in.id()))
+        throw std::invalid_argument(
+            "[compile] the function reads an array from its closure that is also passed to it "
+            "as an argument (or captured as state); pass it only as an argument");
+  for (auto& o : g.outputs)
+    if (!o.has_primitive() && arg_ids.count(o.id()))
+      throw std::invalid_argument(
+          "[compile] the function returns an array from its closure that is also passed to it "
+          "as an argument; return the argument instead");
+
+  compile_detail::fold_constants(g);
+  CompileMode m = mode_slot().load();
+  if (m != CompileMode::no_simplify) compile_detail::simplify(g);
+  if (m == CompileMode::enabled) compile_detail::fuse(g);
+
+  for (auto& node : g.tape) {
+    std::vector<Shape> shapes;
+    for (auto& o : node.outputs()) shapes.push_back(o.shape());
+    entry->out_shapes.push_back(std::move(shapes));
+  }
+  last_tape_names.clear();
+  last_kernel_keys.clear();
+  for (auto& node : g.tape) {
+    last_tape_names.push_back(node.primitive().name());
+    if (auto* c = dynamic_cast<Compiled*>(&node.primitive()))
+      last_kernel_keys.push_back(c->kernel_key());
+  }
+  return entry;
+}
+
+std::vector<array> CompiledFunctionImpl::replay(const CacheEntry& e,
+                                                const std::vector<array>& args,
+                                                const std::vector<array>& captured) {
+  const Graph& g = e.graph;
+  std::unordered_map<uintptr_t, array> map;
+  map.reserve(g.tape.size() * 2 + g.inputs.size());
+  size_t na = args.size();
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    map.emplace(g.inputs[i].id(), i < na ? args[i] : captured[i - na]);
+  auto get = [&](const array& a) -> const array& {
+    auto it = map.find(a.id());
+    return it == map.end() ? a : it->second;
+  };
+  for (size_t t = 0; t < g.tape.size(); ++t) {
+    const array& node = g.tape[t];
+    std::vector<array> ins;
+    ins.reserve(node.inputs().size());
+    bool same_shapes = true;
+    for (auto& in : node.inputs()) {
+      ins.push_back(get(in));
+      same_shapes = same_shapes && ins.back().shape() == in.shape();
+    }
+    auto old_outs = node.outputs();
+    std::vector<Shape> shapes;
+    if (e.sig.shapeless && !same_shapes) {
+      try {
+        shapes = node.primitive().output_shapes(ins);
+      } catch (const std::invalid_argument& err) {
+        throw std::invalid_argument(std::string(err.what()) +
+                                    " (while replaying a shapeless compiled function)");
+      }
+    } else {
+      shapes = e.out_shapes[t];
+    }
+    std::vector<Dtype> dtypes;
+    for (auto& o : old_outs) dtypes.push_back(o.dtype());
+    std::vector<array> outs;
+    if (old_outs.size() == 1) {
+      outs.push_back(array(std::move(shapes[0]), dtypes[0], node.primitive_ptr(), std::move(ins)));
+    } else {
+      outs = array::make_arrays(std::move(shapes), std::move(dtypes), node.primitive_ptr(), ins);
+    }
+    for (size_t i = 0; i < old_outs.size(); ++i) map.insert_or_assign(old_outs[i].id(), outs[i]);
+  }
+  std::vector<array> result;
+  for (auto& o : g.outputs) result.push_back(get(o));
+  return result;
+}
+
+std::vector<array> CompiledFunctionImpl::call(const std::vector<array>& args) {
+  for (auto& a : args)
+    if (!a.valid()) throw std::invalid_argument("[compile] an argument is an empty array handle");
+  // Under a transform (tracer inputs) or when disabled, run the function itself: the outer
+  // transform or compile then sees (and optimises) the whole graph.
+  bool tracer = false;
+  for (auto& a : args) tracer = tracer || a.is_tracer();
+  if (mode_slot().load() == CompileMode::disabled || tracer) return fun(args);
+
+  std::vector<array> captured = gather_state(opts.inputs);
+  for (auto& a : captured)
+    if (!a.valid()) throw std::invalid_argument("[compile] captured state holds an empty array");
+  Signature sig;
+  sig.device = default_device();
+  sig.shapeless = opts.shapeless;
+  sig.n_inputs = args.size();
+  sig.n_captured = captured.size();
+  for (const std::vector<array>* v : std::initializer_list<const std::vector<array>*>{&args, &captured})
+    for (auto& a : *v) {
+      sig.ndims.push_back(a.ndim());
+      sig.dtypes.push_back(a.dtype());
+      if (!opts.shapeless) sig.shapes.push_back(a.shape());
+    }
+
+  std::unique_lock<std::mutex> lock(mutex);
+  CacheEntry* entry = nullptr;
+  for (auto& e : cache)
+    if (e->sig.matches(sig)) {
+      entry = e.get();
+      break;
+    }
+  if (!entry) {
+    std::string reason = cache.empty() ? "first call" : describe_change(cache.back()->sig, sig);
+    last_reason = reason;
+    if (compile_detail::log_enabled("compile"))
+      std::cerr << "[kiln compile] function #" << id << ": tracing (" << reason << ")\n";
+    auto fresh = trace(args, captured, sig);
+    ++traces;
+    ++g_trace_count;
+    cache.push_back(std::move(fresh));
+    entry = cache.back().get();
+  }
+  auto result = replay(*entry, args, captured);
+  lock.unlock();
+  std::vector<array> fun_outs(result.begin(), result.begin() + entry->n_fun_outputs);
+  if (!opts.outputs.empty()) {
+    std::vector<array> cap(result.begin() + entry->n_fun_outputs, result.end());
+    scatter_state(opts.outputs, entry->captured_out_counts, cap, 0);
+  }
+  return fun_outs;
+}
+
+namespace {
+struct CompiledCallable {
+  std::shared_ptr<CompiledFunctionImpl> impl;
+  std::vector<array> operator()(const std::vector<array>& args) const { return impl->call(args); }
+};
+}  // namespace
+
+VectorFn compile(VectorFn fun, CompileOptions options) {
+  if (!fun) throw std::invalid_argument("[compile] the function is empty");
+  static std::atomic<uint64_t> next_id{1};
+  auto impl = std::make_shared<CompiledFunctionImpl>();
+  impl->fun = std::move(fun);
+  impl->opts = std::move(options);
+  impl->id = next_id++;
+  return CompiledCallable{impl};
+}
+
+void set_compile_mode(CompileMode mode) { mode_slot() = mode; }
+CompileMode compile_mode() { return mode_slot().load(); }
+void disable_compile() { mode_slot() = CompileMode::disabled; }
+void enable_compile() { mode_slot() = CompileMode::enabled; }
+
+namespace detail {
+CompileInfo compile_info(const VectorFn& fn) {
+  auto* c = fn.target<CompiledCallable>();
+  if (!c) throw std::invalid_argument("[compile_info] the function does not come from kiln::compile");
+  std::lock_guard<std::mutex> lk(c->impl->mutex);
+  CompileInfo info;
+  info.traces = c->impl->traces;
+  info.cache_entries = static_cast<int64_t>(c->impl->cache.size());
+  info.last_reason = c->impl->last_reason;
+  info.tape = c->impl->last_tape_names;
+  info.kernel_keys = c->impl->last_kernel_keys;
+  return info;
+}
+int64_t total_traces() { return g_trace_count.load(); }
+}  // namespace detail
+
+}  // namespace kiln

@@ -1,0 +1,314 @@
+#include "passes.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <unordered_set>
+
+#include "../core/compiled.h"
+#include "../core/ops.h"
+
+namespace kiln::compile_detail {
+
+bool log_enabled(const char* subsystem) {
+  const char* e = std::getenv("KILN_LOG");
+  if (!e) return false;
+  std::string s = std::string(",") + e + ",";
+  return s.find(std::string(",") + subsystem + ",") != std::string::npos ||
+         s.find(",all,") != std::string::npos;
+}
+
+FuseLimits& fuse_limits() {
+  static FuseLimits l;
+  return l;
+}
+
+void build_tape(Graph& g) {
+  g.tape.clear();
+  std::unordered_set<uintptr_t> visited;
+  struct Frame {
+    array a;
+    size_t next = 0;
+  };
+  std::vector<Frame> stack;
+  for (auto& out : g.outputs) {
+    if (!out.has_primitive() || visited.count(out.id())) continue;
+    for (auto& s : out.outputs()) visited.insert(s.id());
+    stack.push_back({out});
+    while (!stack.empty()) {
+      auto& f = stack.back();
+      const auto& ins = f.a.inputs();
+      if (f.next < ins.size()) {
+        const array& in = ins[f.next++];
+        if (in.has_primitive() && !visited.count(in.id())) {
+          for (auto& s : in.outputs()) visited.insert(s.id());
+          stack.push_back({in});
+        }
+        continue;
+      }
+      g.tape.push_back(f.a);
+      stack.pop_back();
+    }
+  }
+}
+
+void rebuild(Graph& g, const NodeFn& make) {
+  std::unordered_map<uintptr_t, array> map;
+  GetFn get = [&](const array& a) -> array {
+    auto it = map.find(a.id());
+    return it == map.end() ? a : it->second;
+  };
+  for (auto& node : g.tape) {
+    std::vector<array> ins;
+    for (auto& in : node.inputs()) ins.push_back(get(in));
+    auto old_outs = node.outputs();
+    auto new_outs = make(node, std::move(ins), get);
+    for (size_t i = 0; i < old_outs.size(); ++i)
+      if (i < new_outs.size()) map.insert_or_assign(old_outs[i].id(), new_outs[i]);
+  }
+  for (auto& o : g.outputs) o = get(o);
+  build_tape(g);
+}
+
+namespace {
+std::vector<array> remake(const array& node, std::vector<array> ins) {
+  auto outs = node.outputs();
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (auto& o : outs) {
+    shapes.push_back(o.shape());
+    dtypes.push_back(o.dtype());
+  }
+  bool same = ins.size() == node.inputs().size();
+  for (size_t i = 0; same && i < ins.size(); ++i) same = ins[i].is_same(node.inputs()[i]);
+  if (same) return outs;
+  return array::make_arrays(std::move(shapes), std::move(dtypes), node.primitive_ptr(), ins);
+}
+}  // namespace
+
+void fold_constants(Graph& g) {
+  std::unordered_set<uintptr_t> placeholders, dependent;
+  for (auto& in : g.inputs) placeholders.insert(in.id());
+  std::vector<array> constants;
+  for (auto& node : g.tape) {
+    bool dep = false;
+    for (auto& in : node.inputs())
+      dep = dep || placeholders.count(in.id()) || dependent.count(in.id()) || in.is_placeholder();
+    if (dep) {
+      for (auto& o : node.outputs()) dependent.insert(o.id());
+    } else {
+      constants.push_back(node);
+    }
+  }
+  if (constants.empty()) return;
+  // evaluate (graph sharing: eval detaches them, so they become plain leaves)
+  for (auto& c : constants) c.set_tracer(false);
+  kiln::eval(constants);
+  build_tape(g);
+}
+
+namespace {
+bool is_noop(const Primitive& p) {
+  if (dynamic_cast<const StopGradient*>(&p)) return true;
+  if (auto* u = dynamic_cast<const Unary*>(&p)) return u->op() == UnaryOp::Identity;
+  return false;
+}
+std::string scalar_key(array& a) {
+  std::string k = to_string(a.dtype()) + ":";
+  const char* p = static_cast<const char*>(a.raw_host_ptr());
+  k.append(p, a.itemsize());
+  return k;
+}
+}  // namespace
+
+void simplify(Graph& g) {
+  // 1. merge equal scalar constants
+  std::map<std::string, array> scalars;
+  std::unordered_set<uintptr_t> inputs;
+  for (auto& in : g.inputs) inputs.insert(in.id());
+  auto canon = [&](const array& a) -> array {
+    if (a.has_primitive() || a.is_placeholder() || inputs.count(a.id()) || a.size() != 1 ||
+        !a.is_available())
+      return a;
+    array c = a;
+    std::string key = scalar_key(c) + detail::shape_str(a.shape());
+    auto it = scalars.find(key);
+    if (it == scalars.end()) {
+      scalars.emplace(key, a);
+      return a;
+    }
+    return it->second;
+  };
+  // 2 + 3: no-ops and common subexpressions
+  std::unordered_map<std::string, std::vector<array>> seen;  // key → node (first output)
+  rebuild(g, [&](const array& node, std::vector<array> ins, const GetFn&) -> std::vector<array> {
+    for (auto& in : ins) in = canon(in);
+    Primitive& p = node.primitive();
+    if (is_noop(p) && ins.size() == 1 && ins[0].shape() == node.shape() &&
+        ins[0].dtype() == node.dtype())
+      return {ins[0]};
+    std::ostringstream key;
+    key << p.name() << "|";
+    for (auto& in : ins) key << in.id() << ",";
+    for (auto& o : node.outputs()) key << detail::shape_str(o.shape()) << to_string(o.dtype());
+    auto& bucket = seen[key.str()];
+    for (auto& cand : bucket)
+      if (cand.primitive().is_equivalent(p)) return cand.outputs();
+    auto outs = remake(node, std::move(ins));
+    bucket.push_back(outs[0]);
+    return outs;
+  });
+}
+
+namespace {
+bool fusible(const array& node) {
+  if (!node.has_primitive() || node.outputs().size() != 1) return false;
+  switch (node.primitive().kind()) {
+    case PrimitiveKind::unary:
+    case PrimitiveKind::binary:
+    case PrimitiveKind::ternary:
+    case PrimitiveKind::broadcast: return true;
+    default: return false;
+  }
+}
+}  // namespace
+
+void fuse(Graph& g) {
+  const auto& lim = fuse_limits();
+  std::unordered_map<uintptr_t, size_t> pos;  // node id → tape index
+  for (size_t i = 0; i < g.tape.size(); ++i) pos[g.tape[i].id()] = i;
+  std::unordered_map<uintptr_t, std::vector<size_t>> consumers;
+  for (size_t i = 0; i < g.tape.size(); ++i)
+    for (auto& in : g.tape[i].inputs()) consumers[in.id()].push_back(i);
+  std::unordered_set<uintptr_t> outputs;
+  for (auto& o : g.outputs) outputs.insert(o.id());
+
+  std::vector<int> group_of(g.tape.size(), -1);
+  struct Group {
+    size_t root;
+    std::vector<size_t> members;  // tape indices
+  };
+  std::vector<Group> groups;
+  for (size_t r = g.tape.size(); r-- > 0;) {
+    const array& root = g.tape[r];
+    if (group_of[r] != -1 || !fusible(root)) continue;
+    Group grp{r, {r}};
+    int gid = static_cast<int>(groups.size());
+    group_of[r] = gid;
+    const Shape& gshape = root.shape();
+    bool grew = true;
+    while (grew && static_cast<int>(grp.members.size()) < lim.max_nodes) {
+      grew = false;
+      for (size_t mi = 0; mi < grp.members.size(); ++mi) {
+        for (auto& in : g.tape[grp.members[mi]].inputs()) {
+          auto it = pos.find(in.id());
+          if (it == pos.end()) continue;
+          size_t c = it->second;
+          if (group_of[c] != -1 || !fusible(in)) continue;
+          bool all_in = true;
+          for (size_t cons : consumers[in.id()]) all_in = all_in && group_of[cons] == gid;
+          if (!all_in) continue;
+          if (outputs.count(in.id()) && in.shape() != gshape) continue;
+          if (static_cast<int>(grp.members.size()) >= lim.max_nodes) break;
+          group_of[c] = gid;
+          grp.members.push_back(c);
+          grew = true;
+        }
+      }
+    }
+    // input / output bounds: shrink by refusing the group if too wide
+    std::sort(grp.members.begin(), grp.members.end());
+    std::unordered_set<uintptr_t> member_ids, ext;
+    for (size_t m : grp.members) member_ids.insert(g.tape[m].id());
+    int n_out = 0;
+    for (size_t m : grp.members) {
+      for (auto& in : g.tape[m].inputs())
+        if (!member_ids.count(in.id())) ext.insert(in.id());
+      if (m == r || outputs.count(g.tape[m].id())) ++n_out;
+    }
+    if (grp.members.size() < 2 || static_cast<int>(ext.size()) > lim.max_inputs ||
+        n_out > lim.max_outputs) {
+      for (size_t m : grp.members) group_of[m] = -1;
+      group_of[r] = -2;  // the root stays unfused; its inputs may still start groups
+      continue;
+    }
+    groups.push_back(std::move(grp));
+  }
+  if (groups.empty()) return;
+
+  // Build one Compiled per group when its root is reached (the root is the last member).
+  std::unordered_map<uintptr_t, int> member_group;
+  for (size_t gi = 0; gi < groups.size(); ++gi)
+    for (size_t m : groups[gi].members) member_group[g.tape[m].id()] = static_cast<int>(gi);
+  std::unordered_map<uintptr_t, array> group_out;  // old id → new array (group outputs)
+
+  rebuild(g, [&](const array& node, std::vector<array> ins, const GetFn& get)
+                  -> std::vector<array> {
+    auto mg = member_group.find(node.id());
+    if (mg == member_group.end()) return remake(node, std::move(ins));
+    const Group& grp = groups[mg->second];
+    if (pos[node.id()] != grp.root) return {node};  // interior: built with the root
+    // collect nodes, external inputs (mapped through the rebuild so far), outputs
+    std::unordered_map<uintptr_t, int> node_index;
+    std::vector<FusedNode> nodes;
+    std::vector<array> ext_inputs;
+    std::unordered_map<uintptr_t, int> ext_index;
+    std::vector<int> out_nodes;
+    std::vector<uintptr_t> out_ids;
+    for (size_t m : grp.members) {
+      const array& a = g.tape[m];
+      FusedNode fn;
+      fn.primitive = a.primitive_ptr();
+      fn.shape = a.shape();
+      fn.dtype = a.dtype();
+      for (auto& in : a.inputs()) {
+        auto ni = node_index.find(in.id());
+        if (ni != node_index.end()) {
+          fn.args.push_back(ni->second);
+          continue;
+        }
+        auto ei = ext_index.find(in.id());
+        if (ei == ext_index.end()) {
+          // map through already rebuilt values
+          auto go = group_out.find(in.id());
+          ext_inputs.push_back(go != group_out.end() ? go->second : get(in));
+          ei = ext_index.emplace(in.id(), static_cast<int>(ext_inputs.size()) - 1).first;
+        }
+        fn.args.push_back(-(ei->second + 1));
+      }
+      node_index[a.id()] = static_cast<int>(nodes.size());
+      nodes.push_back(std::move(fn));
+      if (m == grp.root || outputs.count(a.id())) {
+        out_nodes.push_back(node_index[a.id()]);
+        out_ids.push_back(a.id());
+      }
+    }
+    std::vector<Dtype> in_dtypes;
+    for (auto& e : ext_inputs) in_dtypes.push_back(e.dtype());
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    for (int o : out_nodes) {
+      shapes.push_back(node.shape());
+      dtypes.push_back(nodes[o].dtype);
+    }
+    auto prim = std::make_shared<Compiled>(node.primitive().stream(), std::move(nodes), out_nodes,
+                                           std::move(in_dtypes));
+    auto outs = array::make_arrays(shapes, dtypes, prim, ext_inputs);
+    array root_out;
+    for (size_t i = 0; i < out_ids.size(); ++i) {
+      group_out.insert_or_assign(out_ids[i], outs[i]);
+      if (out_ids[i] == node.id()) root_out = outs[i];
+    }
+    return {root_out};
+  });
+  // Interior nodes that are function outputs were mapped in group_out.
+  for (auto& o : g.outputs) {
+    auto it = group_out.find(o.id());
+    if (it != group_out.end()) o = it->second;
+  }
+  build_tape(g);
+}
+
+}  // namespace kiln::compile_detail
