@@ -52,6 +52,9 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     std::vector<std::vector<char>> scratch(nodes_.size());
     std::vector<std::vector<char>> gathered(inputs.size());
     for (size_t i = 0; i < nodes_.size(); ++i) scratch[i].resize(kBlock * nodes_[i].dtype.size());
+    std::vector<const char*> ptr(nodes_.size());
+    std::vector<int64_t> node_stride(nodes_.size(), 1);
+    std::vector<int> idx(shape.size());
     for (size_t b = b0; b < b1; ++b) {
       size_t start = b * kBlock, n = std::min(kBlock, total - start);
       // operand pointer + stride (0 or 1) for an external input
@@ -69,7 +72,6 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         }
         // gather n elements starting at flat output index `start`
         size_t nd = shape.size();
-        std::vector<int> idx(nd);
         size_t r = start;
         for (int d = static_cast<int>(nd) - 1; d >= 0; --d) {
           idx[d] = static_cast<int>(r % shape[d]);
@@ -90,8 +92,6 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         }
         return g.data();
       };
-      std::vector<const char*> ptr(nodes_.size());
-      std::vector<int64_t> node_stride(nodes_.size(), 1);
       for (size_t i = 0; i < nodes_.size(); ++i) {
         const FusedNode& nd = nodes_[i];
         auto arg = [&](int j, int64_t& st) -> const char* {
