@@ -1,6 +1,8 @@
 #include "array.h"
 
 #include <cstdlib>
+#include <map>
+#include <mutex>
 #include <numeric>
 #include <sstream>
 
@@ -11,19 +13,127 @@
 namespace kiln {
 
 namespace {
+// Large host buffers are recycled through size-class free lists: a fresh multi-megabyte
+// buffer from malloc is a fresh mmap whose first touch page-faults, which costs more than
+// the elementwise op writing it. Classes are 4 per power of two (at most 25% slack).
+constexpr size_t kCacheMinBytes = size_t(1) << 16;
+
+size_t alloc_bytes(size_t n) {
+  size_t bytes = n == 0 ? 64 : (n + 63) / 64 * 64;
+  if (bytes < kCacheMinBytes) return bytes;
+  int top = 63 - __builtin_clzll(bytes);
+  size_t quantum = size_t(1) << (top - 2);
+  return (bytes + quantum - 1) / quantum * quantum;
+}
+
+class HostCache {
+ public:
+  void* take(size_t bytes) {
+    std::lock_guard<std::mutex> lk(m_);
+    auto it = free_.find(bytes);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    void* p = it->second.back().ptr;
+    it->second.pop_back();
+    cached_ -= bytes;
+    return p;
+  }
+  // Keeps p for reuse, evicting the least recently freed buffers to stay under the limit.
+  void give(void* p, size_t bytes) {
+    std::vector<void*> drop;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      if (bytes > limit_) {
+        drop.push_back(p);
+      } else {
+        evict_locked(limit_ - bytes, drop);
+        free_[bytes].push_back({p, ++stamp_});
+        cached_ += bytes;
+      }
+    }
+    for (void* d : drop) std::free(d);
+  }
+  void clear() { set_limit_and_trim(limit()); }
+  size_t set_limit_and_trim(size_t limit, size_t target = 0) {
+    std::vector<void*> drop;
+    size_t old;
+    {
+      std::lock_guard<std::mutex> lk(m_);
+      old = limit_;
+      limit_ = limit;
+      evict_locked(std::min(limit, target == 0 ? size_t(0) : target), drop);
+    }
+    for (void* d : drop) std::free(d);
+    return old;
+  }
+  size_t limit() {
+    std::lock_guard<std::mutex> lk(m_);
+    return limit_;
+  }
+  size_t cached() {
+    std::lock_guard<std::mutex> lk(m_);
+    return cached_;
+  }
+
+ private:
+  struct Block {
+    void* ptr;
+    uint64_t stamp;
+  };
+  void evict_locked(size_t keep, std::vector<void*>& drop) {
+    while (cached_ > keep) {
+      std::vector<Block>* oldest = nullptr;
+      size_t oldest_bytes = 0;
+      for (auto& [b, v] : free_)
+        if (!v.empty() && (!oldest || v.front().stamp < oldest->front().stamp)) {
+          oldest = &v;
+          oldest_bytes = b;
+        }
+      drop.push_back(oldest->front().ptr);
+      oldest->erase(oldest->begin());
+      cached_ -= oldest_bytes;
+    }
+  }
+  std::mutex m_;
+  std::map<size_t, std::vector<Block>> free_;
+  size_t cached_ = 0;
+  size_t limit_ = size_t(1) << 30;
+  uint64_t stamp_ = 0;
+};
+
+HostCache& host_cache() {
+  static auto* c = new HostCache;  // never destroyed: Data may be freed during exit
+  return *c;
+}
+
 void* aligned_host_alloc(size_t n) {
-  size_t bytes = (n + 63) / 64 * 64;
-  if (bytes == 0) bytes = 64;
+  size_t bytes = alloc_bytes(n);
+  if (bytes >= kCacheMinBytes)
+    if (void* p = host_cache().take(bytes)) return p;
   void* p = std::aligned_alloc(64, bytes);
+  if (!p && bytes >= kCacheMinBytes) {
+    host_cache().clear();
+    p = std::aligned_alloc(64, bytes);
+  }
   if (!p) throw OutOfMemoryError("[array] failed to allocate " + std::to_string(n) + " bytes");
   return p;
 }
+
+void host_free(void* p, size_t n) {
+  if (!p) return;
+  size_t bytes = alloc_bytes(n);
+  if (bytes >= kCacheMinBytes) host_cache().give(p, bytes);
+  else std::free(p);
+}
 }  // namespace
+
+size_t set_cache_limit(size_t limit) { return host_cache().set_limit_and_trim(limit, limit); }
+void clear_cache() { host_cache().clear(); }
+size_t get_cache_memory() { return host_cache().cached(); }
 
 Data::Data(size_t nbytes) : nbytes_(nbytes), host_(aligned_host_alloc(nbytes)) {}
 Data::Data(size_t nbytes, std::shared_ptr<DeviceBuffer> dev)
     : device(std::move(dev)), nbytes_(nbytes) {}
-Data::~Data() { std::free(host_); }
+Data::~Data() { host_free(host_, nbytes_); }
 
 void* Data::host() {
   if (!host_) {
@@ -32,7 +142,7 @@ void* Data::host() {
       try {
         gpu::detail::download(*device, p, nbytes_);
       } catch (...) {
-        std::free(p);
+        host_free(p, nbytes_);
         throw;
       }
     }

@@ -47,6 +47,13 @@ struct Data {
   void* host_ = nullptr;
 };
 
+// Freed host buffers of 64 KiB and more are kept for reuse (fresh pages fault on first
+// touch). set_cache_limit returns the previous limit (default 1 GiB) and trims to the new one;
+// clear_cache frees every cached buffer; get_cache_memory is the bytes held now.
+size_t set_cache_limit(size_t limit);
+void clear_cache();
+size_t get_cache_memory();
+
 namespace detail {
 struct ArrayDesc;
 struct Node;
