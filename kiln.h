@@ -11,3 +11,4 @@
 #include "autograd/transforms.h"
 #include "compile/compile.h"
 #include "gpu/gpu.h"
+#include "linalg/linalg.h"

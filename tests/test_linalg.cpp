@@ -1,7 +1,6 @@
 // kiln::linalg: QR, SVD, norms, randomized top-k SVD and its subspace step.
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
-#include <kiln/linalg/linalg.h>
 #include <kiln/linalg/primitives.h>
 
 #include <algorithm>
