@@ -1,0 +1,56 @@
+// Checkpoints: one versioned file holding a resumable training state — parameters, optimizer
+// state, RNG state, step and user metadata — serialized with cereal (portable binary) inside
+// kiln's checksummed container (io/container.h). Loading validates everything before it
+// changes anything and throws kiln::CheckpointError on any damaged, truncated, foreign, newer
+// or mismatched file; saving is crash-safe. Format and guarantees: docs/checkpoints.md.
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include "../core/array.h"
+#include "../core/errors.h"
+#include "container.h"
+
+namespace kiln {
+
+// Everything a checkpoint file holds, as plain data.
+struct TrainingState {
+  std::map<std::string, array> parameters;       // model parameters by dotted path
+  std::string optimizer;                         // optimizer class name ("Adam"), may be empty
+  std::map<std::string, array> optimizer_state;  // optimizer arrays by name
+  std::vector<array> rng_state;                  // random::state().state_arrays()
+  uint64_t step = 0;                             // training step
+  std::map<std::string, std::string> metadata;   // user metadata
+};
+
+// What load_checkpoint reports about the file it loaded.
+struct CheckpointInfo {
+  uint64_t step = 0;
+  std::map<std::string, std::string> metadata;
+  std::string kiln_version;     // the kiln that wrote the file
+  uint32_t format_version = 0;  // its container format version
+  std::string optimizer;        // the optimizer class name stored in it
+};
+
+struct CheckpointOptions {
+  // Versions kept: 1 keeps only `path`; N > 1 also keeps `path.1` (previous) ... `path.<N-1>`.
+  int keep_last = 1;
+};
+
+// Writes a training state to `path` (crash-safe: the previous file survives any crash).
+void save_training_state(const std::string& path, const TrainingState& state,
+                         const CheckpointOptions& options = {});
+// Reads and fully validates a training state; arrays are created on the host.
+TrainingState load_training_state(const std::string& path, CheckpointInfo* info = nullptr);
+
+namespace detail {
+// The cereal payload of a state (no container), and its inverse on a whole container image
+// (header + payload). decode_training_state is what load_training_state runs after reading.
+std::vector<uint8_t> encode_training_state(const TrainingState& state);
+TrainingState decode_training_state(const void* image, size_t n, const std::string& name,
+                                    CheckpointInfo* info = nullptr);
+}  // namespace detail
+
+}  // namespace kiln

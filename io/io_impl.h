@@ -1,0 +1,66 @@
+// Internals shared by the io/ formats: host copies of arrays, arrays built from file bytes,
+// checked size arithmetic.
+#pragma once
+#include <climits>
+#include <cstdint>
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "../core/array.h"
+#include "../core/errors.h"
+
+namespace kiln::io_detail {
+
+// Evaluates all arrays together (one GPU submission) so their host bytes can be read.
+inline void eval_for_save(std::vector<array> arrays) {
+  std::vector<array> todo;
+  for (auto& a : arrays)
+    if (!a.is_available()) todo.push_back(a);
+  if (!todo.empty()) eval(todo);
+}
+
+// The row-major bytes of an evaluated array (copied back from the GPU if needed).
+inline const uint8_t* host_bytes(array& a) {
+  return a.nbytes() == 0 ? nullptr : static_cast<const uint8_t*>(a.raw_host_ptr());
+}
+
+// A host array of `shape`/`dtype` whose storage the caller fills (nbytes() bytes).
+inline array make_host_array(const Shape& shape, Dtype dtype, uint8_t** out) {
+  auto data = std::make_shared<Data>(detail::shape_size(shape) * static_cast<size_t>(dtype.size()));
+  *out = static_cast<uint8_t*>(data->host());
+  return array(shape, dtype, std::move(data));
+}
+
+// bool arrays hold exactly 0 or 1 per byte; any other byte from a file becomes 1.
+inline void normalize_bools(uint8_t* p, size_t n) {
+  for (size_t i = 0; i < n; ++i) p[i] = p[i] != 0;
+}
+
+// a * b, or false on uint64 overflow.
+inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
+  return !__builtin_mul_overflow(a, b, out);
+}
+
+// Validates dims read from a file as a kiln Shape; returns the element count through `count`.
+// Throws CheckpointError(prefix + ...) on a negative, too large or overflowing shape.
+inline Shape checked_shape(const std::vector<int64_t>& dims, uint64_t* count,
+                           const std::string& prefix) {
+  if (dims.size() > 64)
+    throw CheckpointError(prefix + " has " + std::to_string(dims.size()) +
+                          " dimensions (at most 64 are supported)");
+  Shape s;
+  uint64_t n = 1;
+  for (int64_t d : dims) {
+    if (d < 0 || d > INT_MAX)
+      throw CheckpointError(prefix + " has an invalid dimension " + std::to_string(d));
+    if (!mul_ok(n, static_cast<uint64_t>(d), &n) || n > (uint64_t{1} << 62))
+      throw CheckpointError(prefix + " has a shape whose element count overflows");
+    s.push_back(static_cast<int>(d));
+  }
+  *count = n;
+  return s;
+}
+
+}  // namespace kiln::io_detail
