@@ -73,13 +73,18 @@ std::tuple<array, array, array> topk_svd(const array& a_in, int k, const TopkSvd
     throw std::invalid_argument("[linalg::topk_svd] oversample must be >= 0, got " +
                                 std::to_string(options.oversample));
   int l = std::min(k + options.oversample, kmax);
+  // Aᵀ(A V) squares A's scale: work on A / max|A| so that neither large nor tiny entries
+  // overflow or underflow float32, and scale the singular values back at the end.
+  array scale = max(abs(a, st), false, st);
+  scale = where(greater(scale, array(0.f), st), scale, array(1.f), st);
+  a = divide(a, scale, st);
   array v = random::normal({n, l}, float32, 0.f, 1.f, options.key, st);
   if (options.iters == 0) v = qr(v, st).first;  // the final projection needs orthonormal V
   for (int i = 0; i < options.iters; ++i) v = subspace_step(a, v, st);
   // A ≈ (A V) Vᵀ; with A V = Ub diag(Sb) Vtb, A ≈ Ub diag(Sb) (Vtb Vᵀ).
   auto [ub, sb, vtb] = svd(matmul(a, v, st), st);
   array u = slice(ub, {0, 0}, {m, k}, st);
-  array sv = slice(sb, {0}, {k}, st);
+  array sv = multiply(slice(sb, {0}, {k}, st), scale, st);
   array vt = matmul(slice(vtb, {0, 0}, {k, l}, st), transpose(v, st), st);
   return {u, sv, vt};
 }

@@ -424,6 +424,37 @@ TEST_F(Linalg, TopkSvdWideAndKeyed) {
   EXPECT_LE(orth_error(host(u0)), 1e-5);
 }
 
+TEST_F(Linalg, DegenerateInputs) {
+  // zero matrix: finite factors, zero singular values
+  auto [q, r] = la::qr(kx::zeros({5, 3}));
+  for (float x : r.to_vector<float>()) EXPECT_EQ(x, 0.f);
+  for (float x : q.to_vector<float>()) EXPECT_TRUE(std::isfinite(x));
+  auto [u, s, vt] = la::svd(kx::zeros({4, 6}));
+  for (float x : s.to_vector<float>()) EXPECT_EQ(x, 0.f);
+  auto [uz, sz, vtz] = la::topk_svd(kx::zeros({8, 6}), 2, {.key = kx::random::key(0)});
+  for (float x : sz.to_vector<float>()) EXPECT_EQ(x, 0.f);
+
+  // rank 2 with k + oversample = 10 > rank: the extra directions are noise-free zeros
+  std::vector<double> s2 = {3.0, 1.0};
+  Mat a = cast_f32(with_spectrum(30, 20, s2, gen));
+  auto [u2, sv2, vt2] = la::topk_svd(device(a), 2, {.key = kx::random::key(4)});
+  auto h = host_vec(sv2);
+  EXPECT_NEAR(h[0], 3.0, 1e-5);
+  EXPECT_NEAR(h[1], 1.0, 1e-5);
+  EXPECT_LE(orth_error(host(u2)), 1e-5);
+
+  // entries near the float32 limits: Aᵀ(A V) would overflow / underflow without scaling
+  for (double mag : {1e30, 1e-30}) {
+    SCOPED_TRACE(mag);
+    Mat b = with_spectrum(30, 20, {4.0, 2.0, 0.1}, gen);
+    for (double& x : b.v) x *= mag;
+    auto [ub, sb, vtb] = la::topk_svd(device(cast_f32(b)), 2, {.key = kx::random::key(5)});
+    auto hb = host_vec(sb);
+    EXPECT_NEAR(hb[0] / mag, 4.0, 1e-4);
+    EXPECT_NEAR(hb[1] / mag, 2.0, 1e-4);
+  }
+}
+
 TEST_F(Linalg, SubspaceStepIsQrOfAtAV) {
   Mat a = cast_f32(gaussian(40, 20, gen));
   Mat v = cast_f32(gaussian(20, 6, gen));
