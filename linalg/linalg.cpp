@@ -25,6 +25,12 @@ array float_matrix(const array& a, const char* op, bool exactly_2d, StreamOrDevi
                                 to_string(a.dtype()) + " (cast with astype(a, float32))");
   return a.dtype() == float32 ? a : astype(a, float32, s);
 }
+
+// Aᵀ W as (Wᵀ A)ᵀ: transposes materialise, so move the two thin (m, l) / (l, n) operands
+// rather than the (m, n) matrix.
+array at_times(const array& a, const array& w, StreamOrDevice s) {
+  return transpose(matmul(transpose(w, s), a, s), s);
+}
 }  // namespace
 
 std::pair<array, array> qr(const array& a_in, StreamOrDevice s) {
@@ -53,8 +59,7 @@ array subspace_step(const array& a_in, const array& v_in, StreamOrDevice s) {
     throw std::invalid_argument("[linalg::subspace_step] V must have as many rows as A has "
                                 "columns: A is " + shape_str(a.shape()) + ", V is " +
                                 shape_str(v.shape()));
-  array z = matmul(transpose(a, st), matmul(a, v, st), st);
-  return qr(z, st).first;
+  return qr(at_times(a, matmul(a, v, st), st), st).first;
 }
 
 std::tuple<array, array, array> topk_svd(const array& a_in, int k, const TopkSvdOptions& options,
@@ -73,18 +78,22 @@ std::tuple<array, array, array> topk_svd(const array& a_in, int k, const TopkSvd
     throw std::invalid_argument("[linalg::topk_svd] oversample must be >= 0, got " +
                                 std::to_string(options.oversample));
   int l = std::min(k + options.oversample, kmax);
-  // Aᵀ(A V) squares A's scale: work on A / max|A| so that neither large nor tiny entries
-  // overflow or underflow float32, and scale the singular values back at the end.
-  array scale = max(abs(a, st), false, st);
-  scale = where(greater(scale, array(0.f), st), scale, array(1.f), st);
-  a = divide(a, scale, st);
+  // Aᵀ(A V) squares A's scale: each step computes Aᵀ(A (V/c))/c with c = max|A| so that
+  // neither large nor tiny entries overflow or underflow float32 (only (n, l) and (m, l)
+  // arrays are rescaled; qr's Q does not depend on the scale).
+  array c = max(abs(a, st), false, st);
+  array inv = reciprocal(where(greater(c, array(0.f), st), c, array(1.f), st), st);
+  auto step = [&](const array& v) {
+    array w = matmul(a, multiply(v, inv, st), st);
+    return qr(multiply(at_times(a, w, st), inv, st), st).first;
+  };
   array v = random::normal({n, l}, float32, 0.f, 1.f, options.key, st);
   if (options.iters == 0) v = qr(v, st).first;  // the final projection needs orthonormal V
-  for (int i = 0; i < options.iters; ++i) v = subspace_step(a, v, st);
+  for (int i = 0; i < options.iters; ++i) v = step(v);
   // A ≈ (A V) Vᵀ; with A V = Ub diag(Sb) Vtb, A ≈ Ub diag(Sb) (Vtb Vᵀ).
   auto [ub, sb, vtb] = svd(matmul(a, v, st), st);
   array u = slice(ub, {0, 0}, {m, k}, st);
-  array sv = multiply(slice(sb, {0}, {k}, st), scale, st);
+  array sv = slice(sb, {0}, {k}, st);
   array vt = matmul(slice(vtb, {0, 0}, {k, l}, st), transpose(v, st), st);
   return {u, sv, vt};
 }
