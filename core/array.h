@@ -65,7 +65,9 @@ class array {
   array() = default;
 
   // Scalars: array(1.5f) is float32, array(3) int32, array(true) bool.
-  template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T>>>
+  template <typename T, typename = std::enable_if_t<std::is_arithmetic_v<T> ||
+                                                    std::is_same_v<T, float16_t> ||
+                                                    std::is_same_v<T, bfloat16_t>>>
   array(T val, Dtype dtype = dtype_of_v<T>);  // NOLINT: implicit, like MLX
 
   // 1-D from a list, or with a shape; `array({1, 2}, int32)` casts.
@@ -198,12 +200,13 @@ array::array(T val, Dtype dtype) {
 }
 template <typename T>
 array::array(std::initializer_list<T> data, Dtype dtype) {
-  std::vector<T> v(data);
+  // bool lists go through bytes (std::vector<bool> has no data())
+  std::vector<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>> v(data.begin(), data.end());
   init_from_host(v.data(), dtype_of_v<T>, Shape{static_cast<int>(v.size())}, dtype);
 }
 template <typename T>
 array::array(std::initializer_list<T> data, const Shape& shape, Dtype dtype) {
-  std::vector<T> v(data);
+  std::vector<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>> v(data.begin(), data.end());
   if (v.size() != detail::shape_size(shape))
     throw std::invalid_argument("[array] " + std::to_string(v.size()) +
                                 " values cannot fill shape " + detail::shape_str(shape));

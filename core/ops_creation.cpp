@@ -16,6 +16,14 @@ void check_shape(const Shape& shape, const char* op) {
 
 array full(const Shape& shape, array vals, Dtype dtype, StreamOrDevice s) {
   check_shape(shape, "full");
+  Shape b;
+  try {
+    b = broadcast_shapes(vals.shape(), shape);
+  } catch (const std::invalid_argument&) {
+  }
+  if (b != shape)
+    throw std::invalid_argument("[full] values of shape " + detail::shape_str(vals.shape()) +
+                                " cannot be broadcast to " + detail::shape_str(shape));
   auto st = to_stream(s);
   return broadcast_to(astype(vals, dtype, st), shape, st);
 }
@@ -24,9 +32,11 @@ array full(const Shape& shape, array vals, StreamOrDevice s) {
   return full(shape, std::move(vals), d, s);
 }
 array zeros(const Shape& shape, Dtype dtype, StreamOrDevice s) {
+  check_shape(shape, "zeros");
   return full(shape, array(0, dtype), dtype, s);
 }
 array ones(const Shape& shape, Dtype dtype, StreamOrDevice s) {
+  check_shape(shape, "ones");
   return full(shape, array(1, dtype), dtype, s);
 }
 array zeros_like(const array& a, StreamOrDevice s) { return zeros(a.shape(), a.dtype(), s); }

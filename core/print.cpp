@@ -1,4 +1,5 @@
-// NumPy-like printing: array([[1, 2],\n       [3, 4]], dtype=int32)
+// MLX-like printing: array([[1, 2],\n       [3, 4]], dtype=int32)
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <sstream>
@@ -27,26 +28,31 @@ std::string fmt_value(const void* p, Dtype d) {
   }
 }
 
+// MLX's layout: rows of a non-last axis on their own lines indented to the bracket, no blank
+// lines; an axis longer than 6 shows its first and last 3 entries around "...".
 void print_rec(std::ostream& os, const char* base, Dtype d, const Shape& shape, int dim,
-               size_t offset, size_t stride_elems, int indent) {
-  if (dim == static_cast<int>(shape.size())) {
+               size_t offset, size_t block) {
+  int nd = static_cast<int>(shape.size());
+  if (dim == nd) {
     os << fmt_value(base + offset * d.size(), d);
     return;
   }
+  constexpr int kEdge = 3;
+  int n = shape[dim];
+  size_t inner = block / std::max(n, 1);
+  bool last = dim == nd - 1;
   os << "[";
-  size_t inner = stride_elems / std::max(shape[dim], 1);
-  for (int i = 0; i < shape[dim]; ++i) {
+  for (int i = 0; i < n; ++i) {
     if (i) {
-      os << ",";
-      if (dim + 1 < static_cast<int>(shape.size())) {
-        os << "\n";
-        for (int k = 0; k < static_cast<int>(shape.size()) - dim - 2; ++k) os << "\n";
-        for (int k = 0; k < indent + dim + 1; ++k) os << " ";
-      } else {
-        os << " ";
-      }
+      os << (last ? ", " : ",\n");
+      if (!last) os << std::string(7 + dim, ' ');
     }
-    print_rec(os, base, d, shape, dim + 1, offset + i * inner, inner, indent);
+    if (i == kEdge && n > 2 * kEdge) {
+      os << "...";
+      i = n - kEdge - 1;
+      continue;
+    }
+    print_rec(os, base, d, shape, dim + 1, offset + i * inner, inner);
   }
   os << "]";
 }
@@ -58,7 +64,7 @@ std::ostream& operator<<(std::ostream& os, array a) {
   a.eval();
   const char* base = static_cast<const char*>(a.raw_host_ptr());
   os << "array(";
-  print_rec(os, base, a.dtype(), a.shape(), 0, 0, a.size(), 6);
+  print_rec(os, base, a.dtype(), a.shape(), 0, 0, a.size());
   os << ", dtype=" << a.dtype() << ")";
   return os;
 }
