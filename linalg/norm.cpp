@@ -72,7 +72,9 @@ array singular_values(const array& a, int r, int c, StreamOrDevice s) {
     if (i != r && i != c) perm.push_back(i);
   perm.push_back(r);
   perm.push_back(c);
-  return std::get<1>(svd(transpose(a, perm, s), s));
+  bool identity = true;
+  for (int i = 0; i < a.ndim(); ++i) identity = identity && perm[i] == i;
+  return std::get<1>(svd(identity ? a : transpose(a, perm, s), s));
 }
 
 array restore_dims(array out, int r, int c, bool keepdims, StreamOrDevice s) {

@@ -333,6 +333,12 @@ TEST_F(Linalg, MatrixNorms) {
   EXPECT_NEAR(la::norm(a, -inf).item<float>(), row_min, 1e-5);
   EXPECT_NEAR(la::norm(a, "fro").item<float>(), fro(m), 1e-5);
   EXPECT_EQ(la::norm(a, 1.0, std::nullopt, true).shape(), kx::Shape({1, 1}));
+  std::vector<double> s3 = {3.0, 2.0, 1.0};
+  kx::array k3 = device(cast_f32(with_spectrum(5, 3, s3, gen)));
+  EXPECT_NEAR(la::norm(k3, 2.0).item<float>(), 3.0, 1e-5);
+  EXPECT_NEAR(la::norm(k3, -2.0).item<float>(), 1.0, 1e-5);
+  EXPECT_NEAR(la::norm(k3, "nuc").item<float>(), 6.0, 1e-5);
+  EXPECT_NEAR(la::norm(kx::transpose(k3), 2.0).item<float>(), 3.0, 1e-5);
 
   // spectral and nuclear norms against a known spectrum, batched over a leading axis
   std::vector<double> s = {5.0, 2.0, 0.5};
