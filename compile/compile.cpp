@@ -1,6 +1,7 @@
 // kiln::compile: the per-function cache, tracing with placeholders, state capture, replay.
 #include "compile.h"
 
+#include <algorithm>
 #include <atomic>
 #include <cstdlib>
 #include <iostream>
@@ -138,14 +139,34 @@ std::unique_ptr<CacheEntry> CompiledFunctionImpl::trace(const std::vector<array>
   for (auto* s : opts.inputs) in_counts.push_back(s->state_arrays().size());
   scatter_state(opts.inputs, in_counts, ph_cap, 0);
   std::vector<array> outs, cap_outs;
+  // Put the real arrays back into captured-input states. States that are also captured outputs
+  // are overwritten after the call anyway, and their structure may have grown during the trace
+  // (an optimizer creating its moments), so they are only restored when the trace fails.
+  auto restore = [&](bool all) {
+    size_t off = 0;
+    for (size_t i = 0; i < opts.inputs.size(); ++i) {
+      auto* st = opts.inputs[i];
+      bool is_out =
+          std::find(opts.outputs.begin(), opts.outputs.end(), st) != opts.outputs.end();
+      if (all || !is_out) {
+        std::vector<array> part(captured.begin() + off, captured.begin() + off + in_counts[i]);
+        try {
+          st->set_state_arrays(part);
+        } catch (const std::exception&) {
+          if (!all) throw;  // a failing trace reports its own error
+        }
+      }
+      off += in_counts[i];
+    }
+  };
   try {
     outs = fun(ph_args);
     cap_outs = gather_state(opts.outputs, &entry->captured_out_counts);
   } catch (...) {
-    scatter_state(opts.inputs, in_counts, captured, 0);
+    restore(true);
     throw;
   }
-  scatter_state(opts.inputs, in_counts, captured, 0);
+  restore(false);
 
   // reject arrays that are both arguments and read from the closure
   std::unordered_set<uintptr_t> arg_ids;
