@@ -16,13 +16,18 @@ namespace kiln::detail {
 struct ArrayRec {
   array value;
 };
+// The training state (serialized through this wrapper so that cereal's lookup of save/load
+// stays inside kiln::detail).
+struct StateRec {
+  TrainingState* state;
+};
 
 }  // namespace kiln::detail
 
 // Every serialized type carries a cereal class version from the first format on; a reader
 // rejects versions newer than these (see docs/checkpoints.md, "Versioning").
 CEREAL_CLASS_VERSION(kiln::detail::ArrayRec, 1)
-CEREAL_CLASS_VERSION(kiln::TrainingState, 1)
+CEREAL_CLASS_VERSION(kiln::detail::StateRec, 1)
 
 namespace kiln {
 
@@ -230,10 +235,9 @@ void load(A& ar, ArrayRec& r, const std::uint32_t version) {
   r.value = std::move(a);
 }
 
-}  // namespace detail
-
 template <class A>
-void save(A& ar, const TrainingState& s, const std::uint32_t /*version*/) {
+void save(A& ar, const StateRec& rec, const std::uint32_t /*version*/) {
+  const TrainingState& s = *rec.state;
   save_named(ar, s.parameters);
   save_string(ar, s.optimizer);
   save_named(ar, s.optimizer_state);
@@ -248,8 +252,9 @@ void save(A& ar, const TrainingState& s, const std::uint32_t /*version*/) {
 }
 
 template <class A>
-void load(A& ar, TrainingState& s, const std::uint32_t version) {
+void load(A& ar, StateRec& rec, const std::uint32_t version) {
   check_version(ar, "training state", version, 1);
+  TrainingState& s = *rec.state;
   load_named(ar, s.parameters, "parameter");
   s.optimizer = load_string(ar, "optimizer name length");
   load_named(ar, s.optimizer_state, "optimizer state");
@@ -274,8 +279,6 @@ void load(A& ar, TrainingState& s, const std::uint32_t version) {
   }
 }
 
-namespace detail {
-
 std::vector<uint8_t> encode_training_state(const TrainingState& state) {
   std::vector<array> all;
   for (auto& [k, a] : state.parameters) all.push_back(a);
@@ -290,7 +293,7 @@ std::vector<uint8_t> encode_training_state(const TrainingState& state) {
   std::ostream os(&buf);
   {
     OutArchive ar(os, OutArchive::Options::LittleEndian());
-    ar(state);
+    ar(StateRec{const_cast<TrainingState*>(&state)});
   }
   return out;
 }
@@ -303,7 +306,8 @@ TrainingState parse_payload(const uint8_t* p, size_t n, const std::string& name)
   TrainingState s;
   try {
     InArchive ar(c, is);
-    ar(s);
+    StateRec rec{&s};
+    ar(rec);
   } catch (const CheckpointError&) {
     throw;
   } catch (const cereal::Exception& e) {

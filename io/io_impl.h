@@ -10,6 +10,7 @@
 
 #include "../core/array.h"
 #include "../core/errors.h"
+#include "container.h"
 
 namespace kiln::io_detail {
 
@@ -43,7 +44,8 @@ inline bool mul_ok(uint64_t a, uint64_t b, uint64_t* out) {
   return !__builtin_mul_overflow(a, b, out);
 }
 
-// Validates dims read from a file as a kiln Shape; returns the element count through `count`.
+// Validates dims read from a file as a kiln Shape; returns the element count (at most 2^60,
+// so count * itemsize cannot overflow) through `count`.
 // Throws CheckpointError(prefix + ...) on a negative, too large or overflowing shape.
 inline Shape checked_shape(const std::vector<int64_t>& dims, uint64_t* count,
                            const std::string& prefix) {
@@ -55,12 +57,40 @@ inline Shape checked_shape(const std::vector<int64_t>& dims, uint64_t* count,
   for (int64_t d : dims) {
     if (d < 0 || d > INT_MAX)
       throw CheckpointError(prefix + " has an invalid dimension " + std::to_string(d));
-    if (!mul_ok(n, static_cast<uint64_t>(d), &n) || n > (uint64_t{1} << 62))
+    if (!mul_ok(n, static_cast<uint64_t>(d), &n) || n > (uint64_t{1} << 60))
       throw CheckpointError(prefix + " has a shape whose element count overflows");
     s.push_back(static_cast<int>(d));
   }
   *count = n;
   return s;
 }
+
+// An in-memory image read like a FileSource (the decode_* entry points and the tests).
+class MemSource {
+ public:
+  MemSource(const void* p, size_t n, std::string name)
+      : p_(static_cast<const uint8_t*>(p)), n_(n), name_(std::move(name)) {}
+  uint64_t size() const { return n_; }
+  void read(uint64_t off, void* dst, size_t n, const char* what) const {
+    if (off > n_ || n > n_ - off)
+      throw CheckpointError("[load] '" + name_ + "' is truncated (" + what + ")");
+    if (n) std::memcpy(dst, p_ + off, n);
+  }
+
+ private:
+  const uint8_t* p_;
+  size_t n_;
+  std::string name_;
+};
+
+// Collects written bytes in memory.
+class VecSink : public FileSink {
+ public:
+  void write(const void* d, size_t n) override {
+    auto* p = static_cast<const uint8_t*>(d);
+    out.insert(out.end(), p, p + n);
+  }
+  std::vector<uint8_t> out;
+};
 
 }  // namespace kiln::io_detail
