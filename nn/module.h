@@ -65,6 +65,14 @@ class Module : public Stateful {
   // Number of scalar parameters (all, or only trainable ones).
   size_t num_parameters(bool trainable_only = false) const;
 
+  // ---- weights files (.safetensors; defined in io/weights.cpp)
+  // Writes parameters() to `path` in the safetensors format, crash-safely.
+  void save_weights(const std::string& path) const;
+  // Loads parameters from a safetensors file. strict: the file must hold exactly the model's
+  // parameters; otherwise those present in both are loaded. Shapes must match; dtypes are
+  // converted to the model's. Throws kiln::CheckpointError naming the offending parameters.
+  void load_weights(const std::string& path, bool strict = true);
+
   // ---- mode (affects Dropout and BatchNorm); recursive. Modules start in training mode.
   void train(bool mode = true);
   void eval() { train(false); }
