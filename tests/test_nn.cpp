@@ -588,3 +588,226 @@ TEST(Losses, NllAndKl) {
   expect_close(L::kl_div_loss(lp, lq), {0.1933259f, 0.3465736f});
   EXPECT_THROW(L::nll_loss(lp, array({0.f, 1.f})), std::invalid_argument);
 }
+
+// ------------------------------------------------------------------ gradients (checker)
+#include "grad_check.h"
+
+#include <algorithm>
+#include <random>
+
+namespace {
+
+using kiln::testing::check_grads;
+using kiln::testing::GradCheckOptions;
+
+// The gradients of m(x) w.r.t. x (when floating) and every trainable parameter of m.
+::testing::AssertionResult check_module(nn::Module& m, const array& x,
+                                        const std::function<void()>& before = {},
+                                        GradCheckOptions o = {}) {
+  auto params = m.trainable_parameters();
+  std::vector<std::string> keys;
+  // Integer inputs (indices) are held fixed through the closure.
+  bool diff_x = kx::is_floating(x.dtype());
+  size_t off = diff_x ? 1 : 0;
+  std::vector<array> primals;
+  if (diff_x) primals.push_back(x);
+  for (auto& [k, v] : params) {
+    keys.push_back(k);
+    primals.push_back(v);
+  }
+  kx::VectorFn f = [&](const std::vector<array>& a) {
+    nn::Params p;
+    for (size_t i = 0; i < keys.size(); ++i) p.emplace(keys[i], a[i + off]);
+    m.update(p);
+    if (before) before();
+    return std::vector<array>{m(diff_x ? a[0] : x)};
+  };
+  auto r = check_grads(f, primals, o);
+  m.update(params);
+  return r;
+}
+
+// Distinct values 0.1 apart in a fixed shuffled order (no ties for max pooling).
+array spread(const kx::Shape& shape) {
+  size_t n = 1;
+  for (int d : shape) n *= d;
+  std::vector<float> v(n);
+  for (size_t i = 0; i < n; ++i) v[i] = 0.1f * static_cast<float>(i) - 0.05f * n;
+  std::mt19937 rng(7);
+  std::shuffle(v.begin(), v.end(), rng);
+  return array(v, shape);
+}
+
+}  // namespace
+
+TEST(Grads, LinearAndActivations) {
+  kx::random::seed(21);
+  array x = array(iota_vals(3 * 4, 0.9f, 0.3f), {3, 4});
+  nn::Linear lin(4, 5);
+  EXPECT_TRUE(check_module(lin, x));
+  nn::Linear nob(4, 2, false);
+  EXPECT_TRUE(check_module(nob, x));
+  nn::Sequential mlp(nn::Linear(4, 6), nn::GELU(), nn::Linear(6, 6), nn::SiLU(), nn::Linear(6, 6),
+                     nn::Tanh(), nn::Linear(6, 6), nn::Sigmoid(), nn::Linear(6, 6),
+                     nn::GELU(nn::GELU::Approx::tanh), nn::Linear(6, 6),
+                     nn::GELU(nn::GELU::Approx::fast), nn::Linear(6, 3), nn::Softmax());
+  EXPECT_TRUE(check_module(mlp, x));
+  // Piecewise activations away from their kinks.
+  array xs({-2.f, -0.7f, -0.3f, 0.4f, 0.9f, 2.5f});
+  for (nn::Module* m : std::initializer_list<nn::Module*>{
+           new nn::ReLU(), new nn::LeakyReLU(0.1f), new nn::ELU(0.7f), new nn::ReLU6(),
+           new nn::Softplus()}) {
+    EXPECT_TRUE(check_module(*m, xs * 2.f)) << m->name();
+    delete m;
+  }
+}
+
+TEST(Grads, Norms) {
+  kx::random::seed(22);
+  array x = array(iota_vals(4 * 5, 0.77f, 0.1f), {4, 5}) * 2.f;
+  nn::LayerNorm ln(5);
+  ln.update({{"weight", array(iota_vals(5, 1.3f, 0.2f), {5})}, {"bias", array(iota_vals(5, 0.4f, 0.f), {5})}});
+  EXPECT_TRUE(check_module(ln, x));
+  nn::RMSNorm rms(5);
+  rms.update({{"weight", array(iota_vals(5, 1.1f, 0.5f), {5})}});
+  EXPECT_TRUE(check_module(rms, x));
+  nn::BatchNorm bn(5);
+  EXPECT_TRUE(check_module(bn, x));
+  bn.eval();
+  EXPECT_TRUE(check_module(bn, x));
+  nn::BatchNorm bn3(3);
+  EXPECT_TRUE(check_module(bn3, array(iota_vals(2 * 4 * 3, 0.61f, 0.3f), {2, 4, 3})));
+}
+
+TEST(Grads, EmbeddingAndDropout) {
+  kx::random::seed(23);
+  nn::Embedding e(6, 3);
+  EXPECT_TRUE(check_module(e, array({1, 4, 4, 0}, {2, 2})));  // index input held fixed
+  nn::Dropout d(0.3f);
+  array x = array(iota_vals(20, 0.5f, 0.f), {4, 5});
+  // Re-seeding before each call fixes the mask, so the function is deterministic.
+  EXPECT_TRUE(check_module(d, x, [] { kx::random::seed(99); }));
+  d.eval();
+  EXPECT_TRUE(check_module(d, x));
+}
+
+TEST(Grads, ConvAndPool) {
+  kx::random::seed(24);
+  nn::Conv1d c1(2, 3, 3, /*stride=*/2, /*padding=*/1);
+  EXPECT_TRUE(check_module(c1, array(iota_vals(2 * 7 * 2, 0.37f, 0.2f), {2, 7, 2})));
+  nn::Conv2d c2(4, 4, 3, /*stride=*/2, /*padding=*/1, /*dilation=*/1, /*groups=*/2);
+  EXPECT_TRUE(check_module(c2, array(iota_vals(1 * 5 * 5 * 4, 0.29f, 0.1f), {1, 5, 5, 4})));
+  nn::Conv2d c3(2, 3, {2, 3}, {1, 1}, {0, 1}, {2, 1});
+  EXPECT_TRUE(check_module(c3, array(iota_vals(1 * 5 * 4 * 2, 0.43f, 0.6f), {1, 5, 4, 2})));
+  array xp = spread({2, 4, 4, 2});
+  nn::MaxPool2d mp(2);
+  EXPECT_TRUE(check_module(mp, xp));
+  nn::AvgPool2d ap(3, 1, 1);
+  EXPECT_TRUE(check_module(ap, xp));
+  nn::MaxPool1d mp1(3, 2, 1);
+  EXPECT_TRUE(check_module(mp1, spread({2, 7, 1})));
+  nn::AvgPool1d ap1(2);
+  EXPECT_TRUE(check_module(ap1, spread({2, 6, 3})));
+}
+
+TEST(Grads, AttentionAndTransformer) {
+  kx::random::seed(25);
+  array x = array(iota_vals(2 * 3 * 4, 0.53f, 0.2f), {2, 3, 4});
+  nn::MultiHeadAttention mha(4, 2, true);
+  EXPECT_TRUE(check_module(mha, x));
+  nn::TransformerEncoderLayer enc(4, 2, 8, 0.f, nn::gelu);
+  EXPECT_TRUE(check_module(enc, x));
+  nn::TransformerEncoderLayer post(4, 2, 8, 0.f, nn::silu, /*norm_first=*/false);
+  EXPECT_TRUE(check_module(post, x));
+}
+
+TEST(Grads, Losses) {
+  namespace L = kiln::nn::losses;
+  array logits = array(iota_vals(3 * 4, 0.7f, 0.3f), {3, 4}) * 3.f;
+  array idx({2, 0, 3});
+  array probs = kx::softmax(array(iota_vals(12, 0.2f, 1.f), {3, 4}), -1);
+  auto f2 = [](auto fn) {
+    return [fn](const std::vector<array>& a) { return std::vector<array>{fn(a[0], a[1])}; };
+  };
+  EXPECT_TRUE(check_grads(
+      [&](const array& z) { return L::cross_entropy(z, idx, {.label_smoothing = 0.2f}); },
+      logits));
+  EXPECT_TRUE(check_grads(f2([](const array& z, const array& t) {
+                            return L::cross_entropy(z, t, {.reduction = L::Reduction::mean});
+                          }),
+                          {logits, probs}));
+  array bl = kx::flatten(logits), bt = array(std::vector<float>{0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0}, {12});
+  EXPECT_TRUE(check_grads([&](const array& z) { return L::binary_cross_entropy(z, bt); }, bl));
+  array bp = kx::sigmoid(bl);
+  EXPECT_TRUE(check_grads(
+      [&](const array& p) {
+        return L::binary_cross_entropy(p, bt, {.with_logits = false, .reduction = L::Reduction::sum});
+      },
+      bp, {.eps = 1e-3}));
+  array p = array({1.f, 2.f, -1.5f, 0.3f, 0.8f, -2.f}), t = array({0.5f, 2.3f, 1.f, -0.2f, 0.6f, -0.5f});
+  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::mse_loss(a, b); }), {p, t}));
+  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::l1_loss(a, b); }), {p, t}));
+  EXPECT_TRUE(check_grads(
+      f2([](const array& a, const array& b) { return L::huber_loss(a, b, 1.f, L::Reduction::sum); }),
+      {p, t}));
+  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::smooth_l1_loss(a, b); }),
+                          {p, t}));
+  array lp = kx::log_softmax(logits, -1), lq = kx::log(probs);
+  EXPECT_TRUE(check_grads([&](const array& z) { return L::nll_loss(z, idx); }, lp));
+  EXPECT_TRUE(check_grads(
+      f2([](const array& a, const array& b) { return L::kl_div_loss(a, b, -1, L::Reduction::mean); }),
+      {lp, lq}));
+}
+
+// ------------------------------------------------------------------ nn::value_and_grad
+TEST(ValueAndGrad, MatchesManualGradAndRespectsFreeze) {
+  kx::random::seed(31);
+  MLP m;
+  array x = array(iota_vals(5 * 4, 0.41f, 0.1f), {5, 4});
+  array y({0, 2, 1, 1, 0});
+  auto loss_fn = [](MLP& model, const array& xx, const array& yy) {
+    return nn::losses::cross_entropy(model(xx), yy, {.reduction = nn::losses::Reduction::mean});
+  };
+  auto lg = nn::value_and_grad(m, loss_fn);
+  auto before = m.parameters();
+  auto [loss, grads] = lg(m, x, y);
+  EXPECT_EQ(grads.size(), 4u);
+  // Parameters are the originals again (not tracers).
+  for (auto& [k, v] : m.parameters()) EXPECT_TRUE(v.is_same(before.at(k))) << k;
+  // Against kiln::value_and_grad of the same function of explicit arrays.
+  auto P = m.parameters();
+  auto manual = kx::value_and_grad(
+      [&](const std::vector<array>& a) {
+        array h = nn::relu(kx::matmul(x, kx::transpose(a[0])) + a[1]);
+        array z = kx::matmul(h, kx::transpose(a[2])) + a[3];
+        return std::vector<array>{
+            nn::losses::cross_entropy(z, y, {.reduction = nn::losses::Reduction::mean})};
+      },
+      {0, 1, 2, 3})({P.at("l1.weight"), P.at("l1.bias"), P.at("l2.weight"), P.at("l2.bias")});
+  EXPECT_NEAR(loss.item<float>(), manual.first[0].item<float>(), 1e-6);
+  EXPECT_TRUE(kx::allclose(grads.at("l1.weight"), manual.second[0], 1e-5, 1e-6).item<bool>());
+  EXPECT_TRUE(kx::allclose(grads.at("l2.bias"), manual.second[3], 1e-5, 1e-6).item<bool>());
+  // Frozen parameters get no gradient; an optimizer then leaves them alone.
+  m.freeze({"l1"});
+  auto [loss2, g2] = lg(m, x, y);
+  EXPECT_EQ(g2.size(), 2u);
+  EXPECT_TRUE(g2.count("l2.weight") && g2.count("l2.bias"));
+  EXPECT_NEAR(loss2.item<float>(), loss.item<float>(), 1e-6);
+  m.freeze();
+  EXPECT_THROW(lg(m, x, y), std::invalid_argument);
+}
+
+TEST(ValueAndGrad, BatchNormStateSurvives) {
+  kx::random::seed(32);
+  nn::Sequential s(nn::Linear(3, 4), nn::BatchNorm(4), nn::Linear(4, 1));
+  array x = array(iota_vals(6 * 3, 0.8f, 0.2f), {6, 3});
+  auto lg = nn::value_and_grad(s, [&](const array& xx) { return kx::sum(s(xx)); });
+  auto [loss, grads] = lg(x);
+  EXPECT_EQ(grads.size(), 6u);  // no gradients for the running statistics
+  array rm = s.parameters().at("layers.1.running_mean");
+  auto v = rm.to_vector<float>();  // evaluable after the transform
+  float total = 0;
+  for (float e : v) total += std::abs(e);
+  EXPECT_GT(total, 0.f);
+  kx::eval(loss);
+}
