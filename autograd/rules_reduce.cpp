@@ -1,7 +1,8 @@
 // Derivative rules of reductions and scans: Reduce (sum, prod, max, min, all, any),
 // ArgReduce, Scan (cumsum, cumprod, cummax, cummin).
 // Conventions: max/min split the cotangent evenly among tied elements (MLX); prod and
-// cumprod are exact with zeros (no division by zero); cummax/cummin send each output's
+// cumprod are exact with zeros, to every order (products only, never a division);
+// cummax/cummin send each output's
 // derivative to the first element, in scan order, that attains the running extremum.
 #include <algorithm>
 #include <numeric>
@@ -133,23 +134,45 @@ std::pair<array, array> scan_sources(const array& x, ScanOp op, int axis, bool r
   return {stop_gradient(src, s), stop_gradient(valid, s)};
 }
 
-struct CumprodParts {
-  array eq_zero;     // the element's inclusive product is zero (at or after the first zero)
-  array first_zero;  // the first zero of its line (in scan order)
-  array with_one;    // the cumprod with that first zero replaced by one
-  array safe_x;      // x with the zeros (and what follows) replaced by one
-};
+// x shifted by d along axis in the scan direction (out[i] = x[i - d], or x[i + d] for a
+// reverse scan), with `fill` where nothing shifts in.
+array shift(const array& x, int d, double fill, int axis, bool reverse, Stream s) {
+  int n = x.shape(axis);
+  d = std::min(d, n);
+  Shape pad_shape = x.shape();
+  pad_shape[axis] = d;
+  array pad = full(pad_shape, scalar(fill, x.dtype()), s);
+  Shape lo(x.ndim(), 0), hi = x.shape();
+  if (reverse) lo[axis] = d;
+  else hi[axis] = n - d;
+  array kept = slice(x, lo, hi, s);
+  return reverse ? concatenate({kept, pad}, axis, s) : concatenate({pad, kept}, axis, s);
+}
 
-CumprodParts cumprod_parts(const array& x, int axis, bool reverse, bool inclusive, Stream s) {
-  array z = scalar(0, x.dtype()), one = scalar(1, x.dtype());
-  array incl = cumprod(x, axis, reverse, true, s);
+// y[i] = a[i] * y[i - 1] + b[i] (y[i + 1] for a reverse scan), y before the start = 0.
+// Solved by recursive doubling with products and sums only, so the result is exact with
+// zeros and differentiable to any order.
+array linear_recurrence(array a, array b, int axis, bool reverse, Stream s) {
+  int n = a.shape(axis);
+  for (int d = 1; d < n; d *= 2) {
+    b = add(b, multiply(a, shift(b, d, 0, axis, reverse, s), s), s);
+    if (2 * d < n) a = multiply(a, shift(a, d, 1, axis, reverse, s), s);
+  }
+  return b;
+}
+
+// Tangent of the inclusive cumprod: T[i] = x[i] T[i-1] + (prod_{k<i} x[k]) t[i].
+array cumprod_inclusive_jvp(const array& x, const array& t, int axis, bool reverse, Stream s) {
   array excl = cumprod(x, axis, reverse, false, s);
-  CumprodParts p;
-  p.eq_zero = equal(incl, z, s);
-  p.first_zero = logical_and(p.eq_zero, not_equal(excl, z, s), s);
-  p.with_one = cumprod(where(p.first_zero, one, x, s), axis, reverse, inclusive, s);
-  p.safe_x = where(p.eq_zero, one, x, s);
-  return p;
+  return linear_recurrence(x, multiply(excl, t, s), axis, reverse, s);
+}
+
+// Cotangent of the inclusive cumprod: dx[j] = (prod_{k<j} x[k]) S[j] with
+// S[j] = c[j] + x[j+1] S[j+1], a recurrence running against the scan direction.
+array cumprod_inclusive_vjp(const array& x, const array& c, int axis, bool reverse, Stream s) {
+  array excl = cumprod(x, axis, reverse, false, s);
+  array next_x = shift(x, 1, 0, axis, !reverse, s);
+  return multiply(excl, linear_recurrence(next_x, c, axis, !reverse, s), s);
 }
 
 }  // namespace
@@ -164,18 +187,10 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals,
   if (!is_floating(x.dtype()) || x.size() == 0) return {zeros_like(x, s)};
   switch (op_) {
     case ScanOp::Sum: return {cumsum(g, axis_, !reverse_, inclusive_, s)};
-    case ScanOp::Prod: {
-      // d out_i / d x_j = prod_{k in range(i), k != j} x_k: before the first zero that is
-      // out_i / x_j; at the first zero it is the cumprod with that zero set to one; after
-      // it, zero.
-      CumprodParts p = cumprod_parts(x, axis_, reverse_, inclusive_, s);
-      auto gather_back = [&](const array& a) {
-        return cumsum(multiply(a, g, s), axis_, !reverse_, inclusive_, s);
-      };
-      array z = scalar(0, x.dtype());
-      array regular = divide(gather_back(outputs[0]), p.safe_x, s);
-      return {where(p.first_zero, gather_back(p.with_one), where(p.eq_zero, z, regular, s), s)};
-    }
+    case ScanOp::Prod:
+      // an exclusive scan is the inclusive one shifted by one
+      if (inclusive_) return {cumprod_inclusive_vjp(x, g, axis_, reverse_, s)};
+      return {cumprod_inclusive_vjp(x, shift(g, 1, 0, axis_, !reverse_, s), axis_, reverse_, s)};
     default: {
       auto [src, valid] = scan_sources(x, op_, axis_, reverse_, inclusive_, s);
       array gm = where(valid, g, scalar(0, g.dtype()), s);
@@ -194,16 +209,8 @@ std::vector<array> Scan::jvp(const std::vector<array>& primals,
   switch (op_) {
     case ScanOp::Sum: return {cumsum(t, axis_, reverse_, inclusive_, s)};
     case ScanOp::Prod: {
-      // no zero in range(i): out_i * sum_{j in range(i)} t_j / x_j; otherwise only the
-      // first zero's term survives: t_first * (cumprod with that zero set to one).
-      CumprodParts p = cumprod_parts(x, axis_, reverse_, inclusive_, s);
-      array z = scalar(0, x.dtype());
-      array out = cumprod(x, axis_, reverse_, inclusive_, s);
-      array ratio = where(p.eq_zero, z, divide(t, p.safe_x, s), s);
-      array regular = multiply(out, cumsum(ratio, axis_, reverse_, inclusive_, s), s);
-      array t_first = sum(where(p.first_zero, t, z, s), axis_, true, s);
-      array at_zero = multiply(t_first, p.with_one, s);
-      return {where(equal(out, z, s), at_zero, regular, s)};
+      array ti = cumprod_inclusive_jvp(x, t, axis_, reverse_, s);
+      return {inclusive_ ? ti : shift(ti, 1, 0, axis_, reverse_, s)};
     }
     default: {
       auto [src, valid] = scan_sources(x, op_, axis_, reverse_, inclusive_, s);
