@@ -550,3 +550,75 @@ TEST_F(Linalg, NotDifferentiable) {
     EXPECT_THROW(p.jvp({a}, {kx::ones_like(a)}, {0}), kx::TransformError);
   }
 }
+
+// ------------------------------------------------------------------------------ transforms
+TEST_F(Linalg, VectorAndFrobeniusNormsAreDifferentiable) {
+  std::vector<float> xs = {0.5f, -2.f, 1.5f, 3.f, -1.f, 0.25f};
+  kx::array x(xs, {2, 3});
+  auto check = [&](std::function<kx::array(const kx::array&)> f, std::vector<double> want,
+                   const char* what) {
+    SCOPED_TRACE(what);
+    auto g = kx::grad(f)(x).to_vector<float>();
+    ASSERT_EQ(g.size(), want.size());
+    for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], want[i], 1e-5) << i;
+  };
+  double fro2 = 0;
+  for (float v : xs) fro2 += double(v) * v;
+  std::vector<double> w_fro, w_l1, w_l3;
+  double p3 = 0;
+  for (float v : xs) p3 += std::pow(std::abs(v), 3.0);
+  double n3 = std::cbrt(p3);
+  for (float v : xs) {
+    w_fro.push_back(v / std::sqrt(fro2));
+    w_l1.push_back(v > 0 ? 1.0 : -1.0);
+    w_l3.push_back(std::abs(v) * v / (n3 * n3));
+  }
+  check([](const kx::array& a) { return la::norm(a); }, w_fro, "flattened 2-norm");
+  check([](const kx::array& a) { return la::norm(a, "fro"); }, w_fro, "fro");
+  check([](const kx::array& a) { return kx::sum(la::norm(a, 1.0, std::vector<int>{1})); }, w_l1,
+        "row 1-norms");
+  check([](const kx::array& a) { return la::norm(kx::reshape(a, {6}), 3.0); }, w_l3, "3-norm");
+  // inf-norm: the derivative picks the largest |x| (3 at index 3)
+  check([](const kx::array& a) {
+    return la::norm(kx::reshape(a, {6}), std::numeric_limits<double>::infinity());
+  }, {0, 0, 0, 1, 0, 0}, "inf-norm");
+}
+
+TEST_F(Linalg, TransformsThroughDecompositionsThrowClearly) {
+  kx::array x = device(cast_f32(gaussian(4, 4, gen)));
+  auto expect_clear = [](const std::function<void()>& f, const char* op) {
+    try {
+      f();
+      FAIL() << "no error for " << op;
+    } catch (const kx::TransformError& e) {
+      std::string msg = e.what();
+      EXPECT_NE(msg.find(op), std::string::npos) << msg;
+      EXPECT_NE(msg.find("not differentiable"), std::string::npos) << msg;
+      EXPECT_NE(msg.find("stop_gradient"), std::string::npos) << msg;
+    }
+  };
+  expect_clear([&] { kx::grad([](const kx::array& a) { return kx::sum(la::qr(a).second); })(x); },
+               "linalg::qr");
+  expect_clear([&] {
+    kx::grad([](const kx::array& a) { return kx::sum(std::get<1>(la::svd(a))); })(x);
+  }, "linalg::svd");
+  expect_clear([&] {
+    kx::grad([](const kx::array& a) { return la::norm(a, "nuc"); })(x);
+  }, "linalg::svd");
+  expect_clear([&] {
+    kx::grad([](const kx::array& a) {
+      return kx::sum(std::get<1>(la::topk_svd(a, 2, {.key = kx::random::key(0)})));
+    })(x);
+  }, "linalg::");
+  expect_clear([&] {
+    kx::jvp([](const kx::array& a) { return la::qr(a).first; }, x, kx::ones_like(x));
+  }, "linalg::qr");
+
+  // stop_gradient makes them usable inside a differentiated function: d/dx sum(R ⊙ x) = R
+  auto f = [](const kx::array& a) {
+    return kx::sum(kx::multiply(la::qr(kx::stop_gradient(a)).second, a));
+  };
+  auto g = kx::grad(f)(x).to_vector<float>();
+  auto r = la::qr(x).second.to_vector<float>();
+  for (size_t i = 0; i < g.size(); ++i) EXPECT_NEAR(g[i], r[i], 1e-6);
+}
