@@ -235,6 +235,27 @@ TEST(Dropout, EvalIsIdentityAndTrainingScales) {
   EXPECT_THROW(nn::Dropout(-0.1f), std::invalid_argument);
 }
 
+TEST(Dropout, CompiledCapturingRandomState) {
+  kx::set_default_device(kx::Device::cpu);
+  nn::Dropout d(0.5f);
+  array x = kx::ones({64});
+  kx::random::seed(5);
+  array e1 = d(x);
+  kx::eval(e1);
+  array e2 = d(x);
+  kx::eval(e2);
+  kx::random::seed(5);
+  auto f = kx::compile([&](const array& a) { return d(a); },
+                       {.inputs = {&kx::random::state()}, .outputs = {&kx::random::state()}});
+  array c1 = f(x);
+  kx::eval(c1);
+  array c2 = f(x);
+  // Fresh masks per call, the same stream as eager.
+  EXPECT_TRUE(kx::array_equal(c1, e1).item<bool>());
+  EXPECT_TRUE(kx::array_equal(c2, e2).item<bool>());
+  EXPECT_FALSE(kx::array_equal(c1, c2).item<bool>());
+}
+
 // ------------------------------------------------------------------ normalisation
 TEST(Norm, LayerNorm) {
   nn::LayerNorm ln(3);
