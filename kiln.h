@@ -12,3 +12,5 @@
 #include "compile/compile.h"
 #include "gpu/gpu.h"
 #include "linalg/linalg.h"
+#include "nn/nn.h"
+#include "optim/optim.h"
