@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
 #include <kiln/nn/nn.h>
+#include <kiln/optim/optim.h>
 
 #include <cmath>
 #include <numeric>
@@ -814,6 +815,13 @@ TEST(ValueAndGrad, MatchesManualGradAndRespectsFreeze) {
   EXPECT_EQ(g2.size(), 2u);
   EXPECT_TRUE(g2.count("l2.weight") && g2.count("l2.bias"));
   EXPECT_NEAR(loss2.item<float>(), loss.item<float>(), 1e-6);
+  auto frozen_before = m.parameters();
+  kiln::optim::Adam opt(0.1f);
+  opt.update(m, g2);
+  auto after = m.parameters();
+  EXPECT_TRUE(after.at("l1.weight").is_same(frozen_before.at("l1.weight")));
+  EXPECT_TRUE(after.at("l1.bias").is_same(frozen_before.at("l1.bias")));
+  EXPECT_FALSE(kx::array_equal(after.at("l2.weight"), frozen_before.at("l2.weight")).item<bool>());
   m.freeze();
   EXPECT_THROW(lg(m, x, y), std::invalid_argument);
 }
