@@ -133,7 +133,7 @@ Conv1d::Conv1d(int in_channels, int out_channels, int kernel_size, int stride, i
   if (in_channels <= 0 || out_channels <= 0 || kernel_size <= 0 || groups <= 0 ||
       in_channels % groups != 0 || out_channels % groups != 0)
     throw std::invalid_argument("[Conv1d] invalid channels/kernel/groups");
-  float scale = static_cast<float>(std::sqrt(1.0 / (in_channels / groups * kernel_size)));
+  float scale = static_cast<float>(std::sqrt(1.0 / (in_channels * kernel_size)));
   register_parameter("weight", random::uniform(-scale, scale,
                                                {out_channels, kernel_size, in_channels / groups}));
   if (bias) register_parameter("bias", zeros({out_channels}));
@@ -168,7 +168,7 @@ Conv2d::Conv2d(int in_channels, int out_channels, std::pair<int, int> kernel_siz
       out_channels % groups != 0)
     throw std::invalid_argument("[Conv2d] invalid channels/kernel/groups");
   float scale = static_cast<float>(
-      std::sqrt(1.0 / (in_channels / groups * kernel_size.first * kernel_size.second)));
+      std::sqrt(1.0 / (in_channels * kernel_size.first * kernel_size.second)));
   register_parameter("weight",
                      random::uniform(-scale, scale,
                                      {out_channels, kernel_size.first, kernel_size.second,

@@ -19,7 +19,7 @@ array conv2d(const array& x, const array& weight, std::pair<int, int> stride = {
 
 // Defaults stride = 1, padding = 0, dilation = 1, groups = 1, bias = true. Weight
 // (out_channels, kernel_size, in_channels / groups) sampled from uniform(-s, s) with
-// s = sqrt(1 / (in_channels / groups * kernel_size)); bias zeros.
+// s = sqrt(1 / (in_channels * kernel_size)) (MLX's scale, also with groups); bias zeros.
 class Conv1d : public Module {
  public:
   Conv1d(int in_channels, int out_channels, int kernel_size, int stride = 1, int padding = 0,
@@ -34,7 +34,7 @@ class Conv1d : public Module {
 
 // Defaults stride = 1, padding = 0, dilation = 1, groups = 1, bias = true. Weight
 // (out_channels, KH, KW, in_channels / groups) sampled from uniform(-s, s) with
-// s = sqrt(1 / (in_channels / groups * KH * KW)); bias zeros.
+// s = sqrt(1 / (in_channels * KH * KW)) (MLX's scale, also with groups); bias zeros.
 class Conv2d : public Module {
  public:
   Conv2d(int in_channels, int out_channels, std::pair<int, int> kernel_size,

@@ -398,7 +398,11 @@ TEST(Conv, Conv1dMatchesNaiveAndBias) {
   ASSERT_EQ(y.shape(), kx::Shape({N, Wo, O}));
   for (size_t i = 0; i < ref.size(); ++i) ref[i] += static_cast<float>(i % O + 1);
   expect_close(y, ref, 1e-4f);
-  EXPECT_EQ(nn::Conv1d(4, 6, 3).parameters().at("weight").shape(), kx::Shape({6, 3, 4}));
+  nn::Conv1d fresh(4, 6, 3);
+  EXPECT_EQ(fresh.parameters().at("weight").shape(), kx::Shape({6, 3, 4}));
+  for (float w : fresh.parameters().at("weight").to_vector<float>())
+    EXPECT_LE(std::abs(w), std::sqrt(1.f / 12));
+  EXPECT_EQ(kx::sum(kx::abs(fresh.parameters().at("bias"))).item<float>(), 0.f);
   EXPECT_THROW(conv(kx::ones({2, 9, 3})), std::invalid_argument);
 }
 
