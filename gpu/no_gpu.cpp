@@ -4,6 +4,7 @@
 #include "../core/compiled.h"
 #include "../core/primitives.h"
 #include "gpu.h"
+#include "stats.h"
 
 namespace kiln {
 
@@ -20,6 +21,8 @@ void eval(array& a) {
   a.primitive().eval_gpu(a.inputs(), outs);
 }
 void finalize(bool) {}
+KernelStats kernel_stats() { return {}; }
+void reset_kernel_stats() {}
 void download(DeviceBuffer&, void*, size_t) {
   throw GpuError("[gpu] kiln was built without Vulkan (KILN_VULKAN=OFF)");
 }

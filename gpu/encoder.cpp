@@ -1,0 +1,287 @@
+#include "encoder.h"
+
+#include <cstring>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "context.h"
+#include "shaders.h"
+#include "stats_impl.h"
+
+namespace kiln::gpu {
+
+namespace {
+constexpr uint32_t kMaxCommands = 4096;  // per command buffer before an intermediate submit
+constexpr uint32_t kPushBytes = 128;
+
+VkPipelineLayout pipeline_layout() {
+  static VkPipelineLayout layout = [] {
+    VkPushConstantRange r{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes};
+    VkPipelineLayoutCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO};
+    ci.pushConstantRangeCount = 1;
+    ci.pPushConstantRanges = &r;
+    VkPipelineLayout l;
+    vk_check(vkCreatePipelineLayout(Context::require().device, &ci, nullptr, &l),
+             "vkCreatePipelineLayout");
+    return l;
+  }();
+  return layout;
+}
+}  // namespace
+
+Grid grid_1d(uint64_t groups) {
+  Context& c = Context::require();
+  uint64_t maxx = std::min<uint32_t>(c.caps.max_workgroup_count[0], 65535u);
+  if (groups == 0) return {0, 1, 1};
+  if (groups <= maxx) return {static_cast<uint32_t>(groups), 1, 1};
+  uint64_t y = (groups + maxx - 1) / maxx;
+  if (y > c.caps.max_workgroup_count[1])
+    throw GpuError("[gpu] dispatch of " + std::to_string(groups) + " workgroups is too large");
+  // Shaders compute the linear group as y * num_x + x and skip groups past the end.
+  return {static_cast<uint32_t>(maxx), static_cast<uint32_t>(y), 1};
+}
+
+Encoder& Encoder::get() {
+  static Encoder* e = new Encoder();  // never destroyed: see Context
+  return *e;
+}
+
+Encoder::Encoder() {
+  Context& c = Context::require();
+  VkCommandPoolCreateInfo ci{VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO};
+  ci.flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT;
+  ci.queueFamilyIndex = c.queue_family;
+  vk_check(vkCreateCommandPool(c.device, &ci, nullptr, &pool_), "vkCreateCommandPool");
+  Allocator::get().on_pressure = [this] {
+    log("memory pressure: waiting for submitted work");
+    flush();
+    wait_all();
+  };
+}
+
+void Encoder::begin() {
+  if (recording_) return;
+  Context& c = Context::require();
+  if (free_cbs_.empty()) {
+    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+    ai.commandPool = pool_;
+    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+    ai.commandBufferCount = 1;
+    VkCommandBuffer cb;
+    vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
+    free_cbs_.push_back(cb);
+  }
+  cb_ = free_cbs_.back();
+  free_cbs_.pop_back();
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  vk_check(vkBeginCommandBuffer(cb_, &bi), "vkBeginCommandBuffer");
+  recording_ = true;
+  serial_ += 1;
+  commands_ = 0;
+  written_.clear();
+  read_.clear();
+  // Work submitted earlier may still write buffers this command buffer reads.
+  if (!inflight_.empty()) barrier();
+}
+
+void Encoder::barrier() {
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                     VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  VkPipelineStageFlags st = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+  vkCmdPipelineBarrier(cb_, st, st, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  written_.clear();
+  read_.clear();
+  detail::stats_mut().barriers++;
+}
+
+void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
+                          std::initializer_list<const Buf*> writes) {
+  bool need = false;
+  for (auto* r : reads) need = need || written_.count(r->get());
+  for (auto* w : writes) need = need || written_.count(w->get()) || read_.count(w->get());
+  if (need) barrier();
+  for (auto* r : reads) read_.insert(r->get());
+  for (auto* w : writes) {
+    written_.insert(w->get());
+    (*w)->serial = serial_;
+  }
+}
+
+void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
+                       std::initializer_list<Buf> reads, std::initializer_list<Buf> writes) {
+  if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
+  begin();
+  for (auto& b : reads) keep_.push_back(b);
+  for (auto& b : writes) keep_.push_back(b);
+  bool need = false;
+  for (auto& b : reads) need = need || written_.count(b.get());
+  for (auto& b : writes) need = need || written_.count(b.get()) || read_.count(b.get());
+  if (need) barrier();
+  for (auto& b : reads) read_.insert(b.get());
+  for (auto& b : writes) {
+    written_.insert(b.get());
+    b->serial = serial_;
+  }
+  vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+  if (push_size) vkCmdPushConstants(cb_, pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
+  vkCmdDispatch(cb_, grid.x, grid.y, grid.z);
+  detail::stats_mut().dispatches++;
+  if (++commands_ >= kMaxCommands) flush();
+}
+
+void Encoder::copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t dst_off,
+                   uint64_t bytes) {
+  if (bytes == 0) return;
+  begin();
+  keep_.push_back(src);
+  keep_.push_back(dst);
+  barrier_for({&src}, {&dst});
+  VkBufferCopy region{src->offset() + src_off, dst->offset() + dst_off, bytes};
+  vkCmdCopyBuffer(cb_, src->vk(), dst->vk(), 1, &region);
+  if (++commands_ >= kMaxCommands) flush();
+}
+
+void Encoder::fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value) {
+  if (bytes == 0) return;
+  begin();
+  keep_.push_back(dst);
+  barrier_for({}, {&dst});
+  vkCmdFillBuffer(cb_, dst->vk(), dst->offset() + off, bytes, value);
+  if (++commands_ >= kMaxCommands) flush();
+}
+
+void Encoder::keep(std::shared_ptr<void> p) {
+  begin();
+  keep_.push_back(std::move(p));
+}
+
+void Encoder::flush() {
+  if (!recording_) return;
+  Context& c = Context::require();
+  // Make everything written visible to the host (downloads read mapped memory).
+  VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+  mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+  mb.dstAccessMask = VK_ACCESS_HOST_READ_BIT;
+  vkCmdPipelineBarrier(cb_, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT,
+                       VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, nullptr, 0, nullptr);
+  vk_check(vkEndCommandBuffer(cb_), "vkEndCommandBuffer");
+  VkFence fence;
+  if (free_fences_.empty()) {
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    vk_check(vkCreateFence(c.device, &fi, nullptr, &fence), "vkCreateFence");
+  } else {
+    fence = free_fences_.back();
+    free_fences_.pop_back();
+  }
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cb_;
+  VkResult r = vkQueueSubmit(c.queue, 1, &si, fence);
+  recording_ = false;
+  inflight_.push_back({serial_, fence, cb_, std::move(keep_)});
+  keep_.clear();
+  cb_ = VK_NULL_HANDLE;
+  detail::stats_mut().submits++;
+  vk_check(r, "vkQueueSubmit");
+  retire();
+}
+
+void Encoder::retire() {
+  Context& c = Context::require();
+  while (!inflight_.empty()) {
+    auto& f = inflight_.front();
+    if (vkGetFenceStatus(c.device, f.fence) != VK_SUCCESS) break;
+    completed_ = f.serial;
+    vkResetFences(c.device, 1, &f.fence);
+    free_fences_.push_back(f.fence);
+    vkResetCommandBuffer(f.cb, 0);
+    free_cbs_.push_back(f.cb);
+    auto keep = std::move(f.keep);
+    inflight_.pop_front();
+    keep.clear();  // may return buffers to the allocator
+  }
+}
+
+void Encoder::wait(uint64_t serial) {
+  if (serial == 0 || serial <= completed_) return;
+  if (recording_ && serial >= serial_) flush();
+  Context& c = Context::require();
+  while (!inflight_.empty() && inflight_.front().serial <= serial) {
+    vk_check(vkWaitForFences(c.device, 1, &inflight_.front().fence, VK_TRUE, UINT64_MAX),
+             "vkWaitForFences");
+    retire();
+  }
+}
+
+void Encoder::wait_all() {
+  flush();
+  wait(serial_);
+}
+
+// ---------------------------------------------------------------- pipelines
+namespace {
+struct PipelineCache {
+  std::unordered_map<std::string, VkPipeline> pipelines;
+  std::unordered_map<std::string_view, VkShaderModule> modules;
+  VkPipelineCache vk_cache = VK_NULL_HANDLE;
+};
+PipelineCache& cache() {
+  static PipelineCache* c = new PipelineCache();
+  return *c;
+}
+}  // namespace
+
+bool has_shader(const char* shader) { return find_shader(shader) != nullptr; }
+
+VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
+  auto& pc = cache();
+  std::string key = shader;
+  for (uint32_t s : spec) {
+    key += ':';
+    key += std::to_string(s);
+  }
+  auto it = pc.pipelines.find(key);
+  if (it != pc.pipelines.end()) return it->second;
+  Context& c = Context::require();
+  const ShaderCode* code = find_shader(shader);
+  if (!code) throw GpuError(std::string("[gpu] shader '") + shader + "' is not embedded");
+  auto mit = pc.modules.find(code->name);
+  VkShaderModule module;
+  if (mit == pc.modules.end()) {
+    VkShaderModuleCreateInfo mi{VK_STRUCTURE_TYPE_SHADER_MODULE_CREATE_INFO};
+    mi.codeSize = code->size_bytes;
+    mi.pCode = code->words;
+    vk_check(vkCreateShaderModule(c.device, &mi, nullptr, &module), "vkCreateShaderModule");
+    pc.modules.emplace(code->name, module);
+  } else {
+    module = mit->second;
+  }
+  if (!pc.vk_cache) {
+    VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
+    vk_check(vkCreatePipelineCache(c.device, &ci, nullptr, &pc.vk_cache), "vkCreatePipelineCache");
+  }
+  std::vector<VkSpecializationMapEntry> entries;
+  std::vector<uint32_t> data(spec);
+  for (uint32_t i = 0; i < data.size(); ++i) entries.push_back({i, i * 4, 4});
+  VkSpecializationInfo si{static_cast<uint32_t>(entries.size()), entries.data(), data.size() * 4,
+                          data.data()};
+  VkComputePipelineCreateInfo ci{VK_STRUCTURE_TYPE_COMPUTE_PIPELINE_CREATE_INFO};
+  ci.stage = {VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO};
+  ci.stage.stage = VK_SHADER_STAGE_COMPUTE_BIT;
+  ci.stage.module = module;
+  ci.stage.pName = "main";
+  ci.stage.pSpecializationInfo = entries.empty() ? nullptr : &si;
+  ci.layout = pipeline_layout();
+  VkPipeline p;
+  vk_check(vkCreateComputePipelines(c.device, pc.vk_cache, 1, &ci, nullptr, &p),
+           "vkCreateComputePipelines");
+  pc.pipelines.emplace(key, p);
+  log("pipeline " + key);
+  return p;
+}
+
+}  // namespace kiln::gpu

@@ -1,0 +1,21 @@
+// Counters of the GPU backend, for tests and KILN_LOG=gpu (internal; zero without Vulkan).
+#pragma once
+#include <cstdint>
+#include <map>
+#include <string>
+
+namespace kiln::gpu::detail {
+
+struct KernelStats {
+  uint64_t dispatches = 0;  // compute dispatches recorded
+  uint64_t submits = 0;     // command buffers submitted
+  uint64_t barriers = 0;    // memory barriers between dependent dispatches
+  uint64_t uploads = 0;     // host → device copies of array data
+  uint64_t downloads = 0;   // device → host copies
+  uint64_t fallbacks = 0;   // primitives evaluated on the CPU instead
+  std::map<std::string, uint64_t> fallback_by_primitive;  // primitive name → count
+};
+KernelStats kernel_stats();
+void reset_kernel_stats();
+
+}  // namespace kiln::gpu::detail
