@@ -1,5 +1,8 @@
 // Function transforms: vjp, jvp, grad, value_and_grad, custom_vjp, checkpoint.
 // Semantics follow MLX. Transforms compose with each other and with compile.
+// Integer/bool primals get zero gradients (and are constants under jvp); differentiating
+// with respect to gather/scatter indices throws TransformError (use stop_gradient).
+// Conventions of every rule: docs/autograd.md.
 #pragma once
 #include <functional>
 #include <utility>
