@@ -212,10 +212,14 @@ TEST_F(Linalg, SvdKnownSpectra) {
   std::vector<double> big_s(48);
   for (double& x : big_s) x = u(gen);
   std::sort(big_s.rbegin(), big_s.rend());
+  std::vector<double> small_s(random_s.begin(), random_s.begin() + 12);
   std::vector<Case> cases = {
-      {40, 24, random_s, "random, Jacobi path"},
+      {30, 12, small_s, "random, Jacobi path"},
+      {12, 30, small_s, "wide, Jacobi path"},
+      {30, 12, geometric(12, 1e4), "cond 1e4, Jacobi path"},
+      {40, 24, random_s, "random"},
       {24, 40, random_s, "wide"},
-      {40, 24, geometric(24, 1e4), "cond 1e4, Jacobi path"},
+      {40, 24, geometric(24, 1e4), "cond 1e4"},
       {96, 48, big_s, "random, divide-and-conquer path"},
       {96, 48, geometric(48, 1e4), "cond 1e4, divide-and-conquer path"},
   };
