@@ -78,10 +78,10 @@ std::tuple<array, array, array> topk_svd(const array& a_in, int k, const TopkSvd
     throw std::invalid_argument("[linalg::topk_svd] oversample must be >= 0, got " +
                                 std::to_string(options.oversample));
   int l = std::min(k + options.oversample, kmax);
-  // Aᵀ(A V) squares A's scale: each step computes Aᵀ(A (V/c))/c with c = max|A| so that
+  // Aᵀ(A V) squares A's scale: each step computes Aᵀ(A (V/c))/c with c = mean|A| so that
   // neither large nor tiny entries overflow or underflow float32 (only (n, l) and (m, l)
-  // arrays are rescaled; qr's Q does not depend on the scale).
-  array c = max(abs(a, st), false, st);
+  // arrays are rescaled; qr's Q does not depend on the scale). max|A|/c is in [1, m n].
+  array c = mean(abs(a, st), false, st);
   array inv = reciprocal(where(greater(c, array(0.f), st), c, array(1.f), st), st);
   auto step = [&](const array& v) {
     array w = matmul(a, multiply(v, inv, st), st);
