@@ -11,8 +11,8 @@ namespace {
 // whose inputs are args followed by those outputs. Derivatives then flow only through
 // prim's rules, never through fun's own graph.
 template <typename MakePrim>
-std::vector<array> wrap_outputs(const std::vector<array>& args, const VectorFn& fun,
-                                const char* op, MakePrim&& make_prim) {
+std::vector<array> wrap_outputs(const std::vector<array>& args, const VectorFn& fun, const char* op,
+                                MakePrim&& make_prim) {
   for (size_t i = 0; i < args.size(); ++i)
     if (!args[i].valid())
       throw std::invalid_argument(std::string("[") + op + "] argument " + std::to_string(i) +
@@ -31,8 +31,8 @@ std::vector<array> wrap_outputs(const std::vector<array>& args, const VectorFn& 
     shapes.push_back(outs[i].shape());
     dtypes.push_back(outs[i].dtype());
   }
-  Stream s = outs[0].has_primitive() ? outs[0].primitive().stream()
-                                     : default_stream(default_device());
+  Stream s =
+      outs[0].has_primitive() ? outs[0].primitive().stream() : default_stream(default_device());
   std::vector<array> inputs = args;
   inputs.insert(inputs.end(), outs.begin(), outs.end());
   return array::make_arrays(std::move(shapes), std::move(dtypes), make_prim(s), inputs);
@@ -80,10 +80,10 @@ std::vector<array> CustomVJP::vjp(const std::vector<array>& primals,
     }
     array c = all[a];
     if (c.shape() != primals[a].shape())
-      throw std::invalid_argument("[" + name() + "] the vjp function returned a cotangent of shape " +
-                                  detail::shape_str(c.shape()) + " for argument " +
-                                  std::to_string(a) + " of shape " +
-                                  detail::shape_str(primals[a].shape()));
+      throw std::invalid_argument(
+          "[" + name() + "] the vjp function returned a cotangent of shape " +
+          detail::shape_str(c.shape()) + " for argument " + std::to_string(a) + " of shape " +
+          detail::shape_str(primals[a].shape()));
     if (c.dtype() != primals[a].dtype()) c = astype(c, primals[a].dtype());
     res.push_back(c);
   }

@@ -40,7 +40,7 @@ array unary_times_derivative(UnaryOp op, const array& v, const array& x, Out&& o
     case UnaryOp::Negative: return negative(v, s);
     case UnaryOp::Abs: return mul(sign(x, s));
     case UnaryOp::Square: return mul(multiply(c(2), x, s));
-    case UnaryOp::Sqrt: return divide(multiply(v, c(0.5), s), out(), s);        // 1 / (2 sqrt x)
+    case UnaryOp::Sqrt: return divide(multiply(v, c(0.5), s), out(), s);         // 1 / (2 sqrt x)
     case UnaryOp::Rsqrt: return mul(multiply(c(-0.5), divide(out(), x, s), s));  // -x^-3/2 / 2
     case UnaryOp::Exp: return mul(out());
     case UnaryOp::Expm1: return mul(add(out(), c(1), s));
@@ -49,8 +49,8 @@ array unary_times_derivative(UnaryOp op, const array& v, const array& x, Out&& o
     case UnaryOp::Log2: return divide(v, multiply(x, c(std::log(2.0)), s), s);
     case UnaryOp::Sin: return mul(cos(x, s));
     case UnaryOp::Cos: return negative(mul(sin(x, s)), s);
-    case UnaryOp::Tan: return mul(add(c(1), square(out(), s), s));            // 1 + tan^2
-    case UnaryOp::Tanh: return mul(subtract(c(1), square(out(), s), s));      // 1 - tanh^2
+    case UnaryOp::Tan: return mul(add(c(1), square(out(), s), s));        // 1 + tan^2
+    case UnaryOp::Tanh: return mul(subtract(c(1), square(out(), s), s));  // 1 - tanh^2
     case UnaryOp::Sinh: return mul(cosh(x, s));
     case UnaryOp::Cosh: return mul(sinh(x, s));
     case UnaryOp::ArcSin: return mul(rsqrt(subtract(c(1), square(x, s), s), s));
@@ -110,16 +110,15 @@ array binary_times_partial(BinaryOp op, int arg, const array& v, const array& a,
 
 // ------------------------------------------------------------------ Unary
 std::vector<array> Unary::vjp(const std::vector<array>& primals,
-                              const std::vector<array>& cotangents,
-                              const std::vector<int>& argnums,
+                              const std::vector<array>& cotangents, const std::vector<int>& argnums,
                               const std::vector<array>& outputs) {
   const array& x = primals[0];
   if (zero_derivative(op_) || !is_floating(x.dtype())) return {zeros_like(x, stream())};
-  return {unary_times_derivative(op_, cotangents[0], x, [&] { return outputs[0]; }, stream())};
+  return {unary_times_derivative(
+      op_, cotangents[0], x, [&] { return outputs[0]; }, stream())};
 }
 
-std::vector<array> Unary::jvp(const std::vector<array>& primals,
-                              const std::vector<array>& tangents,
+std::vector<array> Unary::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                               const std::vector<int>& argnums) {
   const array& x = primals[0];
   Dtype od = unary_out_dtype(op_, x.dtype());
@@ -131,8 +130,7 @@ std::vector<array> Unary::jvp(const std::vector<array>& primals,
 // ------------------------------------------------------------------ Binary
 std::vector<array> Binary::vjp(const std::vector<array>& primals,
                                const std::vector<array>& cotangents,
-                               const std::vector<int>& argnums,
-                               const std::vector<array>& outputs) {
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array &a = primals[0], &b = primals[1];
   std::vector<array> res;
   for (int arg : argnums) {
@@ -141,8 +139,8 @@ std::vector<array> Binary::vjp(const std::vector<array>& primals,
       res.push_back(zeros_like(in, stream()));
       continue;
     }
-    array g = binary_times_partial(op_, arg, cotangents[0], a, b, [&] { return outputs[0]; },
-                                   stream());
+    array g = binary_times_partial(
+        op_, arg, cotangents[0], a, b, [&] { return outputs[0]; }, stream());
     res.push_back(sum_to(to_shape(g, outputs[0].shape(), stream()), in.shape(), stream()));
   }
   return res;
@@ -168,8 +166,7 @@ std::vector<array> Binary::jvp(const std::vector<array>& primals,
 // where(cond, a, b): the cotangent goes to a where cond holds, to b elsewhere.
 std::vector<array> Select::vjp(const std::vector<array>& primals,
                                const std::vector<array>& cotangents,
-                               const std::vector<int>& argnums,
-                               const std::vector<array>& outputs) {
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& cond = primals[0];
   const array& g = cotangents[0];
   array zero = scalar(0, g.dtype());
@@ -204,8 +201,7 @@ std::vector<array> Select::jvp(const std::vector<array>& primals,
 // bool types are piecewise constant: zero.
 std::vector<array> AsType::vjp(const std::vector<array>& primals,
                                const std::vector<array>& cotangents,
-                               const std::vector<int>& argnums,
-                               const std::vector<array>& outputs) {
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& x = primals[0];
   if (!is_floating(x.dtype()) || !is_floating(dtype_)) return {zeros_like(x, stream())};
   return {astype(cotangents[0], x.dtype(), stream())};
@@ -215,8 +211,7 @@ std::vector<array> AsType::jvp(const std::vector<array>& primals,
                                const std::vector<array>& tangents,
                                const std::vector<int>& argnums) {
   const array& x = primals[0];
-  if (!is_floating(x.dtype()) || !is_floating(dtype_))
-    return {zeros(x.shape(), dtype_, stream())};
+  if (!is_floating(x.dtype()) || !is_floating(dtype_)) return {zeros(x.shape(), dtype_, stream())};
   return {astype(tangents[0], dtype_, stream())};
 }
 

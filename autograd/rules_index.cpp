@@ -39,8 +39,7 @@ std::vector<array> ScatterAdd::vjp(const std::vector<array>& primals,
   reject_index_args(argnums, 1, "scatter_add", "vjp");
   const array& g = cotangents[0];
   std::vector<array> res;
-  for (int arg : argnums)
-    res.push_back(arg == 0 ? g : take(g, primals[1], axis_, stream()));
+  for (int arg : argnums) res.push_back(arg == 0 ? g : take(g, primals[1], axis_, stream()));
   return res;
 }
 std::vector<array> ScatterAdd::jvp(const std::vector<array>& primals,
@@ -100,15 +99,14 @@ std::vector<array> ScatterAxis::jvp(const std::vector<array>& primals,
 
 // sort: the derivative follows the (stable) sorting permutation; argsort has none.
 std::vector<array> Sort::vjp(const std::vector<array>& primals,
-                             const std::vector<array>& cotangents,
-                             const std::vector<int>& argnums, const std::vector<array>&) {
+                             const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                             const std::vector<array>&) {
   const array& x = primals[0];
   if (arg_ || !is_floating(x.dtype())) return {zeros_like(x, stream())};
   array perm = stop_gradient(argsort(x, axis_, stream()), stream());
   return {scatter_add_along_axis(zeros_like(x, stream()), perm, cotangents[0], axis_, stream())};
 }
-std::vector<array> Sort::jvp(const std::vector<array>& primals,
-                             const std::vector<array>& tangents,
+std::vector<array> Sort::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                              const std::vector<int>& argnums) {
   const array& x = primals[0];
   if (arg_) return {zeros(x.shape(), uint32, stream())};

@@ -54,8 +54,7 @@ array extremum_weights(const array& x, const array& out_keepdims, const std::vec
 
 std::vector<array> Reduce::vjp(const std::vector<array>& primals,
                                const std::vector<array>& cotangents,
-                               const std::vector<int>& argnums,
-                               const std::vector<array>& outputs) {
+                               const std::vector<int>& argnums, const std::vector<array>& outputs) {
   const array& x = primals[0];
   const array& g = cotangents[0];  // keeps the reduced axes as size 1
   Stream s = stream();
@@ -80,7 +79,8 @@ std::vector<array> Reduce::jvp(const std::vector<array>& primals,
   if (!is_floating(x.dtype())) return {zeros(kept, x.dtype(), s)};
   switch (op_) {
     case ReduceOp::Sum: return {sum(t, axes_, true, s)};
-    case ReduceOp::Prod: return {sum(multiply(t, product_of_others(x, axes_, s), s), axes_, true, s)};
+    case ReduceOp::Prod:
+      return {sum(multiply(t, product_of_others(x, axes_, s), s), axes_, true, s)};
     default: {
       array out = array(kept, x.dtype(), std::make_shared<Reduce>(s, op_, axes_), {x});
       return {sum(multiply(t, extremum_weights(x, out, axes_, s), s), axes_, true, s)};
@@ -143,8 +143,10 @@ array shift(const array& x, int d, double fill, int axis, bool reverse, Stream s
   pad_shape[axis] = d;
   array pad = full(pad_shape, scalar(fill, x.dtype()), s);
   Shape lo(x.ndim(), 0), hi = x.shape();
-  if (reverse) lo[axis] = d;
-  else hi[axis] = n - d;
+  if (reverse)
+    lo[axis] = d;
+  else
+    hi[axis] = n - d;
   array kept = slice(x, lo, hi, s);
   return reverse ? concatenate({kept, pad}, axis, s) : concatenate({pad, kept}, axis, s);
 }
@@ -178,8 +180,7 @@ array cumprod_inclusive_vjp(const array& x, const array& c, int axis, bool rever
 }  // namespace
 
 std::vector<array> Scan::vjp(const std::vector<array>& primals,
-                             const std::vector<array>& cotangents,
-                             const std::vector<int>& argnums,
+                             const std::vector<array>& cotangents, const std::vector<int>& argnums,
                              const std::vector<array>& outputs) {
   const array& x = primals[0];
   const array& g = cotangents[0];
@@ -199,8 +200,7 @@ std::vector<array> Scan::vjp(const std::vector<array>& primals,
   }
 }
 
-std::vector<array> Scan::jvp(const std::vector<array>& primals,
-                             const std::vector<array>& tangents,
+std::vector<array> Scan::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                              const std::vector<int>& argnums) {
   const array& x = primals[0];
   const array& t = tangents[0];

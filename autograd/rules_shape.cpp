@@ -67,13 +67,12 @@ std::vector<array> Transpose::jvp(const std::vector<array>& primals,
 
 // The cotangent of a slice is zero outside it: scatter it into zeros.
 std::vector<array> Slice::vjp(const std::vector<array>& primals,
-                              const std::vector<array>& cotangents,
-                              const std::vector<int>& argnums, const std::vector<array>&) {
+                              const std::vector<array>& cotangents, const std::vector<int>& argnums,
+                              const std::vector<array>&) {
   return {slice_update(zeros_like(primals[0], stream()), cotangents[0], start_, stop_, strides_,
                        stream())};
 }
-std::vector<array> Slice::jvp(const std::vector<array>& primals,
-                              const std::vector<array>& tangents,
+std::vector<array> Slice::jvp(const std::vector<array>& primals, const std::vector<array>& tangents,
                               const std::vector<int>& argnums) {
   return {slice(tangents[0], start_, stop_, strides_, stream())};
 }
@@ -86,8 +85,8 @@ std::vector<array> SliceUpdate::vjp(const std::vector<array>& primals,
   std::vector<array> res;
   for (int arg : argnums) {
     if (arg == 0)
-      res.push_back(slice_update(g, zeros_like(primals[1], stream()), start_, stop_, strides_,
-                                 stream()));
+      res.push_back(
+          slice_update(g, zeros_like(primals[1], stream()), start_, stop_, strides_, stream()));
     else
       res.push_back(slice(g, start_, stop_, strides_, stream()));
   }
@@ -106,8 +105,7 @@ std::vector<array> Concatenate::vjp(const std::vector<array>& primals,
                                     const std::vector<int>& argnums, const std::vector<array>&) {
   const array& g = cotangents[0];
   std::vector<int> offsets(primals.size() + 1, 0);
-  for (size_t i = 0; i < primals.size(); ++i)
-    offsets[i + 1] = offsets[i] + primals[i].shape(axis_);
+  for (size_t i = 0; i < primals.size(); ++i) offsets[i + 1] = offsets[i] + primals[i].shape(axis_);
   std::vector<array> res;
   for (int arg : argnums) {
     Shape start(g.ndim(), 0), stop = g.shape();

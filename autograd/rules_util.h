@@ -47,8 +47,7 @@ inline int arg_pos(const std::vector<int>& argnums, int i) {
 }
 
 // The tangent of input i (zeros when it is not among argnums).
-inline array tangent_or_zeros(const std::vector<array>& primals,
-                              const std::vector<array>& tangents,
+inline array tangent_or_zeros(const std::vector<array>& primals, const std::vector<array>& tangents,
                               const std::vector<int>& argnums, int i, StreamOrDevice s) {
   int k = arg_pos(argnums, i);
   return k >= 0 ? tangents[k] : zeros_like(primals[i], s);

@@ -143,9 +143,12 @@ void release_tracers(const std::vector<array>& roots, const std::vector<array>& 
       array a = std::move(f.a);
       stack.pop_back();
       bool keep;
-      if (own.count(a.id())) keep = any_stays;
-      else if (!any_tracer_in) keep = true;  // made a tracer by someone else (e.g. compile)
-      else keep = any_stays;
+      if (own.count(a.id()))
+        keep = any_stays;
+      else if (!any_tracer_in)
+        keep = true;  // made a tracer by someone else (e.g. compile)
+      else
+        keep = any_stays;
       for (auto& o : a.outputs()) {
         stays[o.id()] = keep;
         if (!keep) {
@@ -178,8 +181,10 @@ VjpOut vjp_impl(const VectorFn& fun, const std::vector<array>& primals,
   std::unordered_map<uintptr_t, array> cot;
   auto accumulate = [&](const array& target, array c) {
     auto it = cot.find(target.id());
-    if (it == cot.end()) cot.emplace(target.id(), std::move(c));
-    else it->second = add(it->second, c);
+    if (it == cot.end())
+      cot.emplace(target.id(), std::move(c));
+    else
+      it->second = add(it->second, c);
   };
   for (size_t i = 0; i < outputs.size(); ++i)
     if (cots[i].valid() && tape.dependent.count(outputs[i].id())) accumulate(outputs[i], cots[i]);
@@ -226,8 +231,10 @@ VjpOut vjp_impl(const VectorFn& fun, const std::vector<array>& primals,
   for (size_t i = 0; i < primals.size(); ++i) {
     auto it = cot.find(tracers[i].id());
     // integer and bool primals have no gradient
-    if (it == cot.end() || !is_floating(primals[i].dtype())) res.grads.push_back(zeros_like(primals[i]));
-    else res.grads.push_back(it->second);
+    if (it == cot.end() || !is_floating(primals[i].dtype()))
+      res.grads.push_back(zeros_like(primals[i]));
+    else
+      res.grads.push_back(it->second);
   }
   std::vector<array> roots = res.outputs;
   roots.insert(roots.end(), res.grads.begin(), res.grads.end());
@@ -341,7 +348,8 @@ std::pair<std::vector<array>, std::vector<array>> value_and_grad_call(
     if (outs[0].size() != 1)
       throw std::invalid_argument(std::string("[") + op +
                                   "] the function's first output must be a scalar loss, got "
-                                  "an array of shape " + shape_str(outs[0].shape()));
+                                  "an array of shape " +
+                                  shape_str(outs[0].shape()));
     std::vector<array> c(outs.size());
     c[0] = ones_like(outs[0]);
     return c;
@@ -360,17 +368,17 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VectorFn& fun,
   auto make_cots = [&](const std::vector<array>& outs) {
     if (cotangents.size() != outs.size())
       throw std::invalid_argument("[vjp] got " + std::to_string(cotangents.size()) +
-                                  " cotangents for a function with " +
-                                  std::to_string(outs.size()) + " outputs");
+                                  " cotangents for a function with " + std::to_string(outs.size()) +
+                                  " outputs");
     std::vector<array> c;
     for (size_t i = 0; i < outs.size(); ++i) {
       if (cotangents[i].shape() != outs[i].shape())
         throw std::invalid_argument("[vjp] cotangent " + std::to_string(i) + " has shape " +
                                     shape_str(cotangents[i].shape()) + " but output " +
-                                    std::to_string(i) + " has shape " +
-                                    shape_str(outs[i].shape()));
-      c.push_back(cotangents[i].dtype() == outs[i].dtype() ? cotangents[i]
-                                                           : astype(cotangents[i], outs[i].dtype()));
+                                    std::to_string(i) + " has shape " + shape_str(outs[i].shape()));
+      c.push_back(cotangents[i].dtype() == outs[i].dtype()
+                      ? cotangents[i]
+                      : astype(cotangents[i], outs[i].dtype()));
     }
     return c;
   };
@@ -380,8 +388,8 @@ std::pair<std::vector<array>, std::vector<array>> vjp(const VectorFn& fun,
 
 std::pair<array, array> vjp(const std::function<array(const array&)>& fun, const array& primal,
                             const array& cotangent) {
-  auto r = vjp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; },
-               {primal}, {cotangent});
+  auto r = vjp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal},
+               {cotangent});
   return {r.first[0], r.second[0]};
 }
 
@@ -391,21 +399,20 @@ std::pair<std::vector<array>, std::vector<array>> jvp(const VectorFn& fun,
   check_valid(primals, "jvp", "primal");
   check_valid(tangents, "jvp", "tangent");
   if (tangents.size() != primals.size())
-    throw std::invalid_argument("[jvp] got " + std::to_string(tangents.size()) +
-                                " tangents for " + std::to_string(primals.size()) + " primals");
+    throw std::invalid_argument("[jvp] got " + std::to_string(tangents.size()) + " tangents for " +
+                                std::to_string(primals.size()) + " primals");
   for (size_t i = 0; i < primals.size(); ++i)
     if (tangents[i].shape() != primals[i].shape())
-      throw std::invalid_argument("[jvp] tangent " + std::to_string(i) + " has shape " +
-                                  shape_str(tangents[i].shape()) + " but primal " +
-                                  std::to_string(i) + " has shape " +
-                                  shape_str(primals[i].shape()));
+      throw std::invalid_argument(
+          "[jvp] tangent " + std::to_string(i) + " has shape " + shape_str(tangents[i].shape()) +
+          " but primal " + std::to_string(i) + " has shape " + shape_str(primals[i].shape()));
   return jvp_impl(fun, primals, tangents);
 }
 
 std::pair<array, array> jvp(const std::function<array(const array&)>& fun, const array& primal,
                             const array& tangent) {
-  auto r = jvp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; },
-               {primal}, {tangent});
+  auto r = jvp([&](const std::vector<array>& x) { return std::vector<array>{fun(x[0])}; }, {primal},
+               {tangent});
   return {r.first[0], r.second[0]};
 }
 

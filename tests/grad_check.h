@@ -26,10 +26,10 @@
 namespace kiln::testing {
 
 struct GradCheckOptions {
-  double eps = 1e-2;       // finite-difference step
-  double rtol = 2e-3;      // jvp vs finite differences, relative to the tangents' max-norm
-  double atol = 1e-4;      // ... plus this, plus float32 rounding of f amplified by 1/eps
-  double ip_rtol = 1e-4;   // inner-product identity, relative to the sum of |terms|
+  double eps = 1e-2;      // finite-difference step
+  double rtol = 2e-3;     // jvp vs finite differences, relative to the tangents' max-norm
+  double atol = 1e-4;     // ... plus this, plus float32 rounding of f amplified by 1/eps
+  double ip_rtol = 1e-4;  // inner-product identity, relative to the sum of |terms|
   bool finite_differences = true;
   bool inner_product = true;
   uint32_t seed = 1234;
@@ -104,7 +104,8 @@ inline ::testing::AssertionResult check_grads(const VectorFn& fun,
              << ", expected " << shape_of(outs[k]);
     auto a = host(jvp_outs[k]), b = host(outs[k]);
     for (size_t i = 0; i < a.size(); ++i)
-      if (std::abs(a[i] - b[i]) > 1e-5 * (1 + std::abs(b[i])) && !(std::isnan(a[i]) && std::isnan(b[i])))
+      if (std::abs(a[i] - b[i]) > 1e-5 * (1 + std::abs(b[i])) &&
+          !(std::isnan(a[i]) && std::isnan(b[i])))
         return ::testing::AssertionFailure() << "jvp's output " << k << " differs from fun's at "
                                              << i << ": " << a[i] << " vs " << b[i];
   }
@@ -150,15 +151,15 @@ inline ::testing::AssertionResult check_grads(const VectorFn& fun,
     for (auto& o : outs) u.push_back(direction(o, rng));
     auto [vjp_outs, cots] = vjp(fun, primals, u);
     if (cots.size() != primals.size())
-      return ::testing::AssertionFailure() << "vjp returned " << cots.size()
-                                           << " cotangents for " << primals.size() << " primals";
+      return ::testing::AssertionFailure() << "vjp returned " << cots.size() << " cotangents for "
+                                           << primals.size() << " primals";
     double lhs = 0, rhs = 0, mag = 0;
     for (size_t i = 0; i < primals.size(); ++i) {
       if (!is_floating(primals[i].dtype())) continue;
       if (cots[i].shape() != primals[i].shape())
-        return ::testing::AssertionFailure() << "vjp cotangent " << i << " has shape "
-                                             << shape_of(cots[i]) << ", expected "
-                                             << shape_of(primals[i]);
+        return ::testing::AssertionFailure()
+               << "vjp cotangent " << i << " has shape " << shape_of(cots[i]) << ", expected "
+               << shape_of(primals[i]);
       auto g = host(cots[i]), d = host(v[i]);
       if (!all_finite(g))
         return ::testing::AssertionFailure() << "vjp cotangent " << i << " is not finite";

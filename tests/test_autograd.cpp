@@ -2,6 +2,7 @@
 // transposed/sliced inputs), composites, higher order, exact values, custom_vjp,
 // checkpoint, composition with compile, and every error path.
 #include <gtest/gtest.h>
+#include <kiln/autograd/primitives.h>
 #include <kiln/kiln.h>
 
 #include <algorithm>
@@ -9,8 +10,6 @@
 #include <functional>
 #include <random>
 #include <string>
-
-#include <kiln/autograd/primitives.h>
 
 #include "grad_check.h"
 
@@ -130,7 +129,9 @@ TEST(GradCheck, UnaryOps) {
     EXPECT_TRUE(check_grads([f](const array& x) { return f(kx::transpose(x)); },
                             uniform({4, 3}, c.lo, c.hi), o));
     EXPECT_TRUE(check_grads(
-        [f](const array& x) { return f(kx::slice(x, {5, 0}, {-100, 4}, {-2, 1})); },
+        [f](const array& x) {
+          return f(kx::slice(x, {5, 0}, {-100, 4}, {-2, 1}));
+        },
         uniform({6, 4}, c.lo, c.hi), o));
   }
 }
@@ -166,27 +167,26 @@ std::vector<BinaryCase> binary_cases() {
       {"subtract", [](const array& a, const array& b) { return a - b; }, -2, 2, -2, 2},
       {"multiply", [](const array& a, const array& b) { return a * b; }, -2, 2, -2, 2},
       {"divide", [](const array& a, const array& b) { return a / b; }, -2, 2, 0.5f, 2},
-      {"floor_divide", [](const array& a, const array& b) { return kx::floor_divide(a, b); },
-       2.3f, 2.7f, 1.0f, 1.1f},
+      {"floor_divide", [](const array& a, const array& b) { return kx::floor_divide(a, b); }, 2.3f,
+       2.7f, 1.0f, 1.1f},
       {"maximum", [](const array& a, const array& b) { return kx::maximum(a, b); }, 0, 0, 0, 0,
        true},
       {"minimum", [](const array& a, const array& b) { return kx::minimum(a, b); }, 0, 0, 0, 0,
        true},
       {"power", [](const array& a, const array& b) { return kx::power(a, b); }, 0.5f, 2, -1.5f,
        1.5f},
-      {"remainder", [](const array& a, const array& b) { return kx::remainder(a, b); }, 2.3f,
-       2.7f, 1.0f, 1.1f},
-      {"remainder_neg", [](const array& a, const array& b) { return kx::remainder(a, b); },
-       -2.7f, -2.3f, 1.0f, 1.1f},
-      {"arctan2", [](const array& a, const array& b) { return kx::arctan2(a, b); }, 0.5f, 2,
-       -2, -0.5f},
-      {"logaddexp", [](const array& a, const array& b) { return kx::logaddexp(a, b); }, -3, 3,
-       -3, 3},
-      {"where", [](const array& a, const array& b) { return kx::where(a > 0.0f, a, b); }, 0, 0,
-       0, 0, true},
-      {"clip_arrays",
-       [](const array& a, const array& b) { return kx::clip(b, a, std::nullopt); }, 0, 0, 0, 0,
-       true},
+      {"remainder", [](const array& a, const array& b) { return kx::remainder(a, b); }, 2.3f, 2.7f,
+       1.0f, 1.1f},
+      {"remainder_neg", [](const array& a, const array& b) { return kx::remainder(a, b); }, -2.7f,
+       -2.3f, 1.0f, 1.1f},
+      {"arctan2", [](const array& a, const array& b) { return kx::arctan2(a, b); }, 0.5f, 2, -2,
+       -0.5f},
+      {"logaddexp", [](const array& a, const array& b) { return kx::logaddexp(a, b); }, -3, 3, -3,
+       3},
+      {"where", [](const array& a, const array& b) { return kx::where(a > 0.0f, a, b); }, 0, 0, 0,
+       0, true},
+      {"clip_arrays", [](const array& a, const array& b) { return kx::clip(b, a, std::nullopt); },
+       0, 0, 0, 0, true},
   };
 }
 
@@ -227,40 +227,86 @@ TEST(GradCheck, BinaryOpsSecondOrder) {
 TEST(GradCheck, ClipWithScalarBounds) {
   // values kept away from the bounds
   array x({-0.9f, -0.7f, -0.3f, -0.1f, 0.2f, 0.45f, 0.6f, 0.8f}, {2, 4});
-  EXPECT_TRUE(check_grads([](const array& a) { return kx::clip(a, array(-0.5f), array(0.5f)); }, x));
-  EXPECT_TRUE(check_grads([](const array& a) { return kx::clip(a, std::nullopt, array(0.0f)); }, x));
+  EXPECT_TRUE(
+      check_grads([](const array& a) { return kx::clip(a, array(-0.5f), array(0.5f)); }, x));
+  EXPECT_TRUE(
+      check_grads([](const array& a) { return kx::clip(a, std::nullopt, array(0.0f)); }, x));
 }
 
 // ------------------------------------------------------------------ shape ops
 TEST(GradCheck, ShapeOps) {
   std::vector<std::pair<const char*, F1>> cases = {
-      {"reshape", [](const array& x) { return kx::reshape(x, {4, 6}); }},
-      {"reshape_infer", [](const array& x) { return kx::reshape(x, {-1, 2}); }},
+      {"reshape",
+       [](const array& x) {
+         return kx::reshape(x, {4, 6});
+       }},
+      {"reshape_infer",
+       [](const array& x) {
+         return kx::reshape(x, {-1, 2});
+       }},
       {"flatten", [](const array& x) { return kx::flatten(x); }},
       {"flatten_partial", [](const array& x) { return kx::flatten(x, 1, 2); }},
       {"transpose", [](const array& x) { return kx::transpose(x); }},
-      {"transpose_axes", [](const array& x) { return kx::transpose(x, {1, 2, 0}); }},
+      {"transpose_axes",
+       [](const array& x) {
+         return kx::transpose(x, {1, 2, 0});
+       }},
       {"swapaxes", [](const array& x) { return kx::swapaxes(x, 0, 2); }},
       {"moveaxis", [](const array& x) { return kx::moveaxis(x, 0, -1); }},
-      {"expand_dims", [](const array& x) { return kx::expand_dims(x, {0, 3}); }},
+      {"expand_dims",
+       [](const array& x) {
+         return kx::expand_dims(x, {0, 3});
+       }},
       {"squeeze", [](const array& x) { return kx::squeeze(kx::expand_dims(x, 1)); }},
-      {"broadcast_to", [](const array& x) { return kx::broadcast_to(x, {2, 2, 3, 4}); }},
+      {"broadcast_to",
+       [](const array& x) {
+         return kx::broadcast_to(x, {2, 2, 3, 4});
+       }},
       {"broadcast_size1",
-       [](const array& x) { return kx::broadcast_to(kx::slice(x, {0, 0, 0}, {2, 1, 4}), {2, 5, 4}); }},
-      {"slice", [](const array& x) { return kx::slice(x, {0, 1, 1}, {2, 3, 4}); }},
-      {"slice_strided", [](const array& x) { return kx::slice(x, {1, 0, 3}, {2, 3, -5}, {1, 2, -2}); }},
-      {"slice_negative", [](const array& x) { return kx::slice(x, {-1, -2, 0}, {-3, 0, 4}, {-1, -1, 3}); }},
+       [](const array& x) {
+         return kx::broadcast_to(kx::slice(x, {0, 0, 0}, {2, 1, 4}), {2, 5, 4});
+       }},
+      {"slice",
+       [](const array& x) {
+         return kx::slice(x, {0, 1, 1}, {2, 3, 4});
+       }},
+      {"slice_strided",
+       [](const array& x) {
+         return kx::slice(x, {1, 0, 3}, {2, 3, -5}, {1, 2, -2});
+       }},
+      {"slice_negative",
+       [](const array& x) {
+         return kx::slice(x, {-1, -2, 0}, {-3, 0, 4}, {-1, -1, 3});
+       }},
       {"flip", [](const array& x) { return kx::flip(x, 1); }},
       {"flip_all", [](const array& x) { return kx::flip(x); }},
-      {"pad", [](const array& x) { return kx::pad(x, {{1, 0}, {0, 2}, {1, 1}}, array(0.5f)); }},
-      {"tile", [](const array& x) { return kx::tile(x, {2, 1, 2}); }},
+      {"pad",
+       [](const array& x) {
+         return kx::pad(x, {{1, 0}, {0, 2}, {1, 1}}, array(0.5f));
+       }},
+      {"tile",
+       [](const array& x) {
+         return kx::tile(x, {2, 1, 2});
+       }},
       {"repeat", [](const array& x) { return kx::repeat(x, 2, 1); }},
       {"repeat_flat", [](const array& x) { return kx::repeat(x, 3); }},
       {"split", [](const array& x) { return kx::split(x, 3, 1)[1]; }},
-      {"split_uneven", [](const array& x) { return kx::split(x, {1, 3}, 2)[2]; }},
-      {"concatenate", [](const array& x) { return kx::concatenate({x, kx::square(x), x}, 1); }},
-      {"stack", [](const array& x) { return kx::stack({x, kx::exp(x)}, 3); }},
-      {"full", [](const array& x) { return kx::full({2, 3}, kx::sum(x)); }},
+      {"split_uneven",
+       [](const array& x) {
+         return kx::split(x, {1, 3}, 2)[2];
+       }},
+      {"concatenate",
+       [](const array& x) {
+         return kx::concatenate({x, kx::square(x), x}, 1);
+       }},
+      {"stack",
+       [](const array& x) {
+         return kx::stack({x, kx::exp(x)}, 3);
+       }},
+      {"full",
+       [](const array& x) {
+         return kx::full({2, 3}, kx::sum(x));
+       }},
       {"tril", [](const array& x) { return kx::tril(x, 1); }},
       {"triu", [](const array& x) { return kx::triu(x); }},
       {"zeros_like", [](const array& x) { return x + kx::zeros_like(x); }},
@@ -275,9 +321,7 @@ TEST(GradCheck, ShapeOps) {
 }
 
 TEST(GradCheck, SliceUpdateAndBroadcastArrays) {
-  auto su = [](const Vec& x) {
-    return Vec{kx::slice_update(x[0], x[1], {0, 1}, {3, 4}, {2, 2})};
-  };
+  auto su = [](const Vec& x) { return Vec{kx::slice_update(x[0], x[1], {0, 1}, {3, 4}, {2, 2})}; };
   EXPECT_TRUE(check_grads(su, {uniform({3, 5}), uniform({2, 2})}));
   // broadcast update
   auto sub = [](const Vec& x) { return Vec{kx::slice_update(x[0], x[1], {1, 0}, {2, 5})}; };
@@ -294,8 +338,8 @@ TEST(GradCheck, IndexingOps) {
   array idx({2, 0, 2, -1, 1}, kx::int32);  // repeated and negative indices
   auto take_ax = [idx](const array& x) { return kx::take(x, idx, 1); };
   EXPECT_TRUE(check_grads(take_ax, uniform({3, 4})));
-  EXPECT_TRUE(check_grads(second_order([take_ax](const array& x) { return kx::square(take_ax(x)); }),
-                          uniform({3, 4})));
+  EXPECT_TRUE(check_grads(
+      second_order([take_ax](const array& x) { return kx::square(take_ax(x)); }), uniform({3, 4})));
   array idx2({3, 3, 0, 5}, {2, 2}, kx::int32);
   EXPECT_TRUE(check_grads([idx2](const array& x) { return kx::take(x, idx2); }, uniform({2, 3})));
   EXPECT_TRUE(check_grads([](const array& x) { return kx::take(x, 1, 0); }, uniform({3, 4})));
@@ -318,9 +362,7 @@ TEST(GradCheck, IndexingOps) {
   auto put = [pidx](const Vec& x) { return Vec{kx::put_along_axis(x[0], pidx, x[1], 1)}; };
   EXPECT_TRUE(check_grads(put, {uniform({2, 4}), uniform({2, 2})}));
   array didx({1, 1, 0, 1}, {2, 2}, kx::int32);  // repeated: accumulates
-  auto sadd = [didx](const Vec& x) {
-    return Vec{kx::scatter_add_along_axis(x[0], didx, x[1], 1)};
-  };
+  auto sadd = [didx](const Vec& x) { return Vec{kx::scatter_add_along_axis(x[0], didx, x[1], 1)}; };
   EXPECT_TRUE(check_grads(sadd, {uniform({2, 3}), uniform({2, 2})}));
 }
 
@@ -339,22 +381,40 @@ TEST(GradCheck, Reductions) {
   };
   std::vector<Case> cases = {
       {"sum", [](const array& x) { return kx::sum(x); }},
-      {"sum_axes", [](const array& x) { return kx::sum(x, {0, 2}); }},
+      {"sum_axes",
+       [](const array& x) {
+         return kx::sum(x, {0, 2});
+       }},
       {"sum_keepdims", [](const array& x) { return kx::sum(x, 1, true); }},
-      {"mean", [](const array& x) { return kx::mean(x, {1, 2}); }},
+      {"mean",
+       [](const array& x) {
+         return kx::mean(x, {1, 2});
+       }},
       {"var", [](const array& x) { return kx::var(x, 2); }},
-      {"var_ddof", [](const array& x) { return kx::var(x, {0, 1}, false, 1); }},
+      {"var_ddof",
+       [](const array& x) {
+         return kx::var(x, {0, 1}, false, 1);
+       }},
       {"std", [](const array& x) { return kx::std(x, 1, true); }},
       {"prod", [](const array& x) { return kx::prod(x, 2); }},
-      {"prod_axes", [](const array& x) { return kx::prod(x, {0, 2}); }},
+      {"prod_axes",
+       [](const array& x) {
+         return kx::prod(x, {0, 2});
+       }},
       {"prod_all", [](const array& x) { return kx::prod(x); }},
       {"max", [](const array& x) { return kx::max(x, 1); }},
-      {"max_axes", [](const array& x) { return kx::max(x, {0, 2}, true); }},
+      {"max_axes",
+       [](const array& x) {
+         return kx::max(x, {0, 2}, true);
+       }},
       {"min", [](const array& x) { return kx::min(x); }},
       {"logsumexp", [](const array& x) { return kx::logsumexp(x, 2); }},
       {"logsumexp_all", [](const array& x) { return kx::logsumexp(x); }},
       {"softmax", [](const array& x) { return kx::softmax(x, -1); }},
-      {"softmax_axes", [](const array& x) { return kx::softmax(x, {0, 1}); }},
+      {"softmax_axes",
+       [](const array& x) {
+         return kx::softmax(x, {0, 1});
+       }},
       {"log_softmax", [](const array& x) { return kx::log_softmax(x, 1); }},
       {"cumsum", [](const array& x) { return kx::cumsum(x, 1); }},
       {"cumsum_flat", [](const array& x) { return kx::cumsum(x); }},
@@ -406,10 +466,10 @@ TEST(GradCheck, ProdAndCumprodWithZeros) {
 TEST(GradCheck, LinearAlgebra) {
   auto mm = [](const Vec& x) { return Vec{kx::matmul(x[0], x[1])}; };
   EXPECT_TRUE(check_grads(mm, {uniform({3, 4}), uniform({4, 2})}));
-  EXPECT_TRUE(check_grads(mm, {uniform({2, 3, 4}), uniform({2, 4, 5})}));      // batched
-  EXPECT_TRUE(check_grads(mm, {uniform({2, 1, 3, 4}), uniform({3, 4, 2})}));   // broadcast batch
-  EXPECT_TRUE(check_grads(mm, {uniform({4}), uniform({4, 3})}));                // vector @ matrix
-  EXPECT_TRUE(check_grads(mm, {uniform({2, 3, 4}), uniform({4})}));             // matrix @ vector
+  EXPECT_TRUE(check_grads(mm, {uniform({2, 3, 4}), uniform({2, 4, 5})}));     // batched
+  EXPECT_TRUE(check_grads(mm, {uniform({2, 1, 3, 4}), uniform({3, 4, 2})}));  // broadcast batch
+  EXPECT_TRUE(check_grads(mm, {uniform({4}), uniform({4, 3})}));              // vector @ matrix
+  EXPECT_TRUE(check_grads(mm, {uniform({2, 3, 4}), uniform({4})}));           // matrix @ vector
   auto mmt = [](const Vec& x) { return Vec{kx::matmul(kx::transpose(x[0]), x[1])}; };
   EXPECT_TRUE(check_grads(mmt, {uniform({4, 3}), uniform({4, 2})}));
   auto addmm = [](const Vec& x) { return Vec{kx::addmm(x[0], x[1], x[2], 0.5f, 2.0f)}; };
@@ -455,9 +515,9 @@ TEST(GradCheck, Composites) {
   EXPECT_TRUE(check_grads(ce, {uniform({4, 3}, -2, 2)}));
   auto ln = [](const Vec& x) { return Vec{layer_norm(x[0], x[1], x[2])}; };
   EXPECT_TRUE(check_grads(ln, {uniform({3, 5}), uniform({5}), uniform({5})}));
-  EXPECT_TRUE(check_grads(
-      [](const Vec& x) { return Vec{layer_norm(kx::transpose(x[0]), x[1], x[2])}; },
-      {uniform({5, 3}), uniform({5}), uniform({5})}));
+  EXPECT_TRUE(
+      check_grads([](const Vec& x) { return Vec{layer_norm(kx::transpose(x[0]), x[1], x[2])}; },
+                  {uniform({5, 3}), uniform({5}), uniform({5})}));
   array xin = uniform({4, 3});
   auto mlp = [xin, labels](const Vec& p) { return Vec{mlp_loss(p, xin, labels, false)}; };
   Vec params = {uniform({3, 6}), uniform({6}, 0.1f, 0.5f), uniform({6, 3}), uniform({3})};
@@ -498,14 +558,18 @@ TEST(Autograd, MatmulVjps) {
   array a({1.f, 2.f, 3.f, 4.f, 5.f, 6.f}, {2, 3});
   array b({1.f, 0.f, -1.f, 2.f, 0.5f, 1.f}, {3, 2});
   array g({1.f, 2.f, 3.f, 4.f}, {2, 2});
-  auto [outs, cots] = kx::vjp([](const Vec& x) { return Vec{kx::matmul(x[0], x[1])}; }, {a, b}, {g});
+  auto [outs, cots] =
+      kx::vjp([](const Vec& x) { return Vec{kx::matmul(x[0], x[1])}; }, {a, b}, {g});
   expect_near(outs[0], {0.5f, 7.f, 2.f, 16.f});
   expect_near(cots[0], kx::matmul(g, kx::transpose(b)).to_vector<float>());
   expect_near(cots[0], {1.f, 3.f, 2.5f, 3.f, 5.f, 5.5f});
   expect_near(cots[1], {13.f, 18.f, 17.f, 24.f, 21.f, 30.f});
   // vector @ matrix
-  auto r = kx::vjp([](const array& v) { return kx::matmul(v, array({1.f, 2.f, 3.f, 4.f}, {2, 2})); },
-                   array({1.f, 1.f}), array({1.f, 0.f}));
+  auto r = kx::vjp(
+      [](const array& v) {
+        return kx::matmul(v, array({1.f, 2.f, 3.f, 4.f}, {2, 2}));
+      },
+      array({1.f, 1.f}), array({1.f, 0.f}));
   expect_near(r.second, {1.f, 3.f});
 }
 
@@ -520,14 +584,17 @@ TEST(Autograd, ProdGradientWithZeros) {
   auto gc = kx::grad([](const array& x) { return kx::sum(kx::cumprod(x, 0)); });
   expect_near(gc(array({2.f, 0.f, 3.f})), {1.f, 8.f, 0.f});
   // second derivative of prod at a zero: d2/dx0 dx1 of x0*x1*x2 = x2
-  auto h = kx::grad([](const array& x) { return kx::sum(kx::grad(F1([](const array& y) {
-                                           return kx::prod(y);
-                                         }))(x) * array({0.f, 1.f, 0.f})); });
+  auto h = kx::grad([](const array& x) {
+    return kx::sum(kx::grad(F1([](const array& y) { return kx::prod(y); }))(x) *
+                   array({0.f, 1.f, 0.f}));
+  });
   expect_near(h(array({0.f, 0.f, 3.f})), {3.f, 0.f, 0.f});
 }
 
 TEST(Autograd, TakeAccumulatesRepeatedIndices) {
-  auto g = kx::grad([](const array& x) { return kx::sum(kx::take(x, array({0, 0, 2, 0}, kx::int32))); });
+  auto g = kx::grad([](const array& x) {
+    return kx::sum(kx::take(x, array({0, 0, 2, 0}, kx::int32)));
+  });
   expect_near(g(array({1.f, 2.f, 3.f})), {3.f, 0.f, 1.f});
   auto g2 = kx::grad([](const array& x) {
     return kx::sum(kx::take_along_axis(x, array({1, 1, 1}, {1, 3}, kx::int32), 1) * 2.0f);
@@ -551,7 +618,9 @@ TEST(Autograd, TieConventions) {
   expect_near(r[0], {0.f, 0.f, 1.f});
   expect_near(r[1], {1.f, 1.f, 0.f});
   // cummax: each output's gradient goes to the first element attaining the running max
-  auto gc = kx::grad([](const array& x) { return kx::sum(kx::cummax(x, 0) * array({1.f, 2.f, 4.f, 8.f, 16.f})); });
+  auto gc = kx::grad([](const array& x) {
+    return kx::sum(kx::cummax(x, 0) * array({1.f, 2.f, 4.f, 8.f, 16.f}));
+  });
   expect_near(gc(array({1.f, 3.f, 2.f, 3.f, 5.f})), {1.f, 14.f, 0.f, 0.f, 16.f});
   // abs at 0 has gradient 0 (sign)
   expect_near(kx::grad(F1([](const array& x) { return kx::sum(kx::abs(x)); }))(array({0.f, -2.f})),
@@ -559,7 +628,9 @@ TEST(Autograd, TieConventions) {
 }
 
 TEST(Autograd, SortFollowsThePermutation) {
-  auto g = kx::grad([](const array& x) { return kx::sum(kx::sort(x) * array({1.f, 2.f, 3.f, 4.f})); });
+  auto g = kx::grad([](const array& x) {
+    return kx::sum(kx::sort(x) * array({1.f, 2.f, 3.f, 4.f}));
+  });
   expect_near(g(array({3.f, 1.f, 4.f, 2.f})), {3.f, 1.f, 4.f, 2.f});
   auto [o, t] = kx::jvp([](const array& x) { return kx::sort(x); }, array({3.f, 1.f, 4.f, 2.f}),
                         array({10.f, 20.f, 30.f, 40.f}));
@@ -574,8 +645,7 @@ TEST(Autograd, NonDifferentiableOpsGiveZero) {
     array srt = kx::astype(kx::argsort(v), kx::float32);
     array fl = kx::floor(v) + kx::sign(v) + kx::round(v) + kx::ceil(v);
     return kx::sum(idx + cmp * 2.0f + srt + fl + kx::stop_gradient(v * v) +
-                   kx::astype(kx::all(v > 0.0f), kx::float32) +
-                   kx::floor_divide(v, array(0.7f)));
+                   kx::astype(kx::all(v > 0.0f), kx::float32) + kx::floor_divide(v, array(0.7f)));
   });
   expect_near(g(x), {0.f, 0.f, 0.f});
   // random: a function of an integer key
@@ -585,14 +655,15 @@ TEST(Autograd, NonDifferentiableOpsGiveZero) {
   auto u = kx::random::uniform(0.f, 1.f, {3}, kx::float32, kx::random::key(1));
   expect_near(gr(x), u.to_vector<float>());
   // integer primals get zero gradients
-  auto gi = kx::grad([](const Vec& v) { return Vec{kx::sum(v[0] * kx::astype(v[1], kx::float32))}; },
-                     {0, 1});
+  auto gi = kx::grad(
+      [](const Vec& v) { return Vec{kx::sum(v[0] * kx::astype(v[1], kx::float32))}; }, {0, 1});
   auto ri = gi({array({1.f, 2.f}), array({3, 4}, kx::int32)});
   expect_near(ri[0], {3.f, 4.f});
   EXPECT_EQ(ri[1].dtype(), kx::int32);
   expect_near(ri[1], {0.f, 0.f});
   // arange and linspace are constants
-  auto ga = kx::grad([](const array& v) { return kx::sum(v * kx::arange(3.0) + kx::linspace(0, 1, 3)); });
+  auto ga =
+      kx::grad([](const array& v) { return kx::sum(v * kx::arange(3.0) + kx::linspace(0, 1, 3)); });
   expect_near(ga(x), {0.f, 1.f, 2.f});
 }
 
@@ -608,7 +679,7 @@ TEST(Autograd, ValueAndGradArgnumsAndAux) {
   expect_near(vals_[1], {2.f, 3.f});
   EXPECT_EQ(vals_[2].item<int>(), 1);
   ASSERT_EQ(grads.size(), 2u);
-  expect_near(grads[0], {3.f, 8.f});   // d/dx2 = x0 * x1
+  expect_near(grads[0], {3.f, 8.f});    // d/dx2 = x0 * x1
   expect_near(grads[1], {15.f, 24.f});  // d/dx0 = x1 * x2
   auto g = kx::grad(f, {-1});
   expect_near(g(args)[0], {3.f, 8.f});
@@ -666,7 +737,8 @@ TEST(Autograd, EvalAndItemInsideGrad) {
   array g = kx::grad(F1(f))(x);
   auto xv = x.to_vector<float>();
   std::vector<float> expected;
-  for (float a : xv) expected.push_back(std::exp(std::sin(a) * a) * (std::cos(a) * a + std::sin(a)));
+  for (float a : xv)
+    expected.push_back(std::exp(std::sin(a) * a) * (std::cos(a) * a + std::sin(a)));
   expect_near(g, expected, 1e-5f);
 }
 
@@ -696,7 +768,9 @@ TEST(Autograd, NestedGradOfClosureOverOuterTracer) {
 TEST(Autograd, CustomVjp) {
   // forward sin, backward replaced by 2 * cotangent
   auto f = kx::custom_vjp(
-      [](const Vec& x) { return Vec{kx::sin(x[0]), x[0] * x[1]}; },
+      [](const Vec& x) {
+        return Vec{kx::sin(x[0]), x[0] * x[1]};
+      },
       [](const Vec& primals, const Vec& cots, const Vec& outs) {
         EXPECT_EQ(outs.size(), 2u);
         return Vec{cots[0] * 2.0f + cots[1] * primals[1], array()};  // no gradient for arg 1
@@ -713,24 +787,28 @@ TEST(Autograd, CustomVjp) {
                         {array({1.f, 1.f}), array({0.f, 0.f})});
   expect_near(t[0], {std::cos(0.5f), std::cos(1.0f)});
   // a differentiable custom rule composes to second order: vjp = cot * 3 x^2 for x^3
-  auto cube = kx::custom_vjp([](const Vec& x) { return Vec{x[0] * x[0] * x[0]}; },
-                             [](const Vec& p, const Vec& c, const Vec&) {
-                               return Vec{c[0] * 3.0f * p[0] * p[0]};
-                             });
+  auto cube = kx::custom_vjp(
+      [](const Vec& x) { return Vec{x[0] * x[0] * x[0]}; },
+      [](const Vec& p, const Vec& c, const Vec&) { return Vec{c[0] * 3.0f * p[0] * p[0]}; });
   F1 d1 = kx::grad(F1([cube](const array& x) { return kx::sum(cube({x})[0]); }));
-  EXPECT_NEAR(kx::grad(F1([d1](const array& x) { return kx::sum(d1(x)); }))(array(2.0f)).item<float>(),
-              12.f, 1e-5);
+  EXPECT_NEAR(
+      kx::grad(F1([d1](const array& x) { return kx::sum(d1(x)); }))(array(2.0f)).item<float>(),
+      12.f, 1e-5);
   // the primitive is a graph node like any other
   EXPECT_EQ(f(args)[0].primitive().name(), "CustomVJP");
 }
 
 TEST(Autograd, CustomVjpErrors) {
   auto bad = kx::custom_vjp([](const Vec& x) { return Vec{x[0] * 2.0f}; },
-                            [](const Vec&, const Vec& c, const Vec&) { return Vec{c[0], c[0]}; });
+                            [](const Vec&, const Vec& c, const Vec&) {
+                              return Vec{c[0], c[0]};
+                            });
   EXPECT_THROW(kx::grad([bad](const Vec& x) { return Vec{kx::sum(bad(x)[0])}; })({array({1.f})}),
                std::invalid_argument);
   auto bad_shape = kx::custom_vjp([](const Vec& x) { return Vec{x[0] * 2.0f}; },
-                                  [](const Vec&, const Vec&, const Vec&) { return Vec{array({1.f, 2.f})}; });
+                                  [](const Vec&, const Vec&, const Vec&) {
+                                    return Vec{array({1.f, 2.f})};
+                                  });
   EXPECT_THROW(kx::grad([bad_shape](const Vec& x) { return Vec{kx::sum(bad_shape(x)[0])}; })(
                    {array({1.f, 2.f, 3.f})}),
                std::invalid_argument);
@@ -748,7 +826,10 @@ TEST(Autograd, Checkpoint) {
   auto ck = kx::checkpoint(block);
   array a = uniform({2, 3}), b = uniform({3, 2});
   auto loss = [](const kx::VectorFn& f) {
-    return [f](const Vec& x) { auto o = f(x); return Vec{o[0] + kx::sum(o[1])}; };
+    return [f](const Vec& x) {
+      auto o = f(x);
+      return Vec{o[0] + kx::sum(o[1])};
+    };
   };
   auto plain = kx::value_and_grad(loss(block), {0, 1})({a, b});
   calls = 0;
@@ -761,8 +842,8 @@ TEST(Autograd, Checkpoint) {
   EXPECT_EQ(ck({a, b})[0].primitive().name(), "Checkpoint");
   // nested: checkpoint of a checkpoint, second order
   auto ck2 = kx::checkpoint(kx::checkpoint([](const Vec& x) { return Vec{kx::sin(x[0]) * x[0]}; }));
-  EXPECT_TRUE(check_grads(second_order([ck2](const array& x) { return ck2({x})[0]; }),
-                          uniform({4})));
+  EXPECT_TRUE(
+      check_grads(second_order([ck2](const array& x) { return ck2({x})[0]; }), uniform({4})));
 }
 
 TEST(Autograd, ComposesWithCompile) {
@@ -780,12 +861,14 @@ TEST(Autograd, ComposesWithCompile) {
   expect_near(grad_of_compiled[1], vals(eager[1]));
   // jvp, custom_vjp and checkpoint inside a trace
   auto cj = kx::compile([](const Vec& x) {
-    return kx::jvp([](const Vec& y) { return Vec{kx::sin(y[0])}; }, x, {kx::ones_like(x[0])}).second;
+    return kx::jvp([](const Vec& y) { return Vec{kx::sin(y[0])}; }, x, {kx::ones_like(x[0])})
+        .second;
   });
   expect_near(cj({array({0.f, 1.f})})[0], {1.f, std::cos(1.f)});
   auto ck = kx::compile(kx::grad(
       [](const Vec& x) {
-        return Vec{kx::sum(kx::checkpoint([](const Vec& y) { return Vec{kx::sin(y[0]) * 2.0f}; })(x)[0])};
+        return Vec{
+            kx::sum(kx::checkpoint([](const Vec& y) { return Vec{kx::sin(y[0]) * 2.0f}; })(x)[0])};
       },
       {0}));
   expect_near(ck({array({0.f, 1.f})})[0], {2.f, 2 * std::cos(1.f)});
@@ -811,7 +894,8 @@ TEST(Autograd, LowPrecisionAndEdgeShapes) {
   EXPECT_EQ(ge.size(), 0u);
   auto gs = kx::grad(F1([](const array& v) { return kx::cumprod(kx::reshape(v, {1}), 0) * v; }));
   EXPECT_FLOAT_EQ(gs(array(3.f)).item<float>(), 6.f);
-  EXPECT_TRUE(check_grads([](const array& v) { return kx::sort(kx::cumprod(v, 0)); }, array({0.7f})));
+  EXPECT_TRUE(
+      check_grads([](const array& v) { return kx::sort(kx::cumprod(v, 0)); }, array({0.7f})));
 }
 
 TEST(Autograd, JvpIgnoresIntegerPrimals) {
@@ -835,10 +919,16 @@ void expect_invalid(Fn&& fn, const std::string& fragment) {
 }
 
 TEST(AutogradErrors, NonScalarLoss) {
-  expect_invalid([] { kx::grad(F1([](const array& x) { return x * 2.0f; }))(array({1.f, 2.f})); },
-                 "scalar");
-  expect_invalid([] { kx::value_and_grad([](const Vec& x) { return Vec{x[0]}; })({array({1.f, 2.f})}); },
-                 "(2,)");
+  expect_invalid(
+      [] {
+        kx::grad(F1([](const array& x) { return x * 2.0f; }))(array({1.f, 2.f}));
+      },
+      "scalar");
+  expect_invalid(
+      [] {
+        kx::value_and_grad([](const Vec& x) { return Vec{x[0]}; })({array({1.f, 2.f})});
+      },
+      "(2,)");
   expect_invalid([] { kx::grad([](const Vec&) { return Vec{}; })({array(1.f)}); }, "no outputs");
 }
 
