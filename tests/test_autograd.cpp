@@ -754,6 +754,21 @@ TEST(Autograd, ResultsAreNotTracers) {
   EXPECT_FALSE(t.is_tracer());
 }
 
+TEST(Autograd, TrainingLoopKeepsNoGraph) {
+  // parameters updated from gradients are ordinary arrays: evaluating them detaches them,
+  // so no step's graph (nor the previous parameters) stays alive
+  array w({1.f, -2.f, 0.5f});
+  auto loss = kx::grad(F1([](const array& p) { return kx::sum(kx::square(p - 1.0f)); }));
+  for (int step = 0; step < 5; ++step) {
+    w = w - loss(w) * 0.25f;
+    w.eval();
+    EXPECT_FALSE(w.is_tracer());
+    EXPECT_FALSE(w.has_primitive());
+  }
+  // each step halves the distance to 1
+  expect_near(w, {1.f, 1.f - 3.f / 32, 1.f - 0.5f / 32});
+}
+
 TEST(Autograd, NestedGradOfClosureOverOuterTracer) {
   // f(x) = d/dy sin(x * y) at y = 1 = x cos(x); f'(x) = cos(x) - x sin(x)
   F1 f = [](const array& x) {
