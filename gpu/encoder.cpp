@@ -113,6 +113,11 @@ void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
 
 void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
                        std::initializer_list<Buf> reads, std::initializer_list<Buf> writes) {
+  dispatch(pipeline, push, push_size, grid, std::vector<Buf>(reads), std::vector<Buf>(writes));
+}
+
+void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
+                       const std::vector<Buf>& reads, const std::vector<Buf>& writes) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
   begin();
   for (auto& b : reads) keep_.push_back(b);

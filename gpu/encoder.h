@@ -31,6 +31,8 @@ class Encoder {
 
   void dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
                 std::initializer_list<Buf> reads, std::initializer_list<Buf> writes);
+  void dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
+                const std::vector<Buf>& reads, const std::vector<Buf>& writes);
   void copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t dst_off, uint64_t bytes);
   // Fills bytes (a multiple of 4) of dst with a 32-bit pattern.
   void fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value);

@@ -7,6 +7,7 @@
 #include "../core/backend.h"
 #include "../core/compiled.h"
 #include "gpu.h"
+#include "fused.h"
 #include "kernels.h"
 #include "stats_impl.h"
 
@@ -194,6 +195,8 @@ Shape collapse(const Shape& shape, std::vector<std::vector<int64_t>*> strides) {
 // Runs the fused region's nodes one by one with the static kernels (fused codegen is a
 // later step); nothing leaves the device.
 void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  // one generated kernel for the whole region (gpu/fused.cpp) when the generator covers it
+  if (gpu::eval_fused(*this, inputs, outputs)) return;
   std::vector<array> outs = expand(inputs);
   // topological order of the expanded graph (its leaves are `inputs`)
   std::vector<array> order;
