@@ -158,6 +158,7 @@ void Context::init() {
       mci.pfnUserCallback = debug_callback;
       create(instance, &mci, nullptr, &messenger);
     }
+    log("validation layers enabled");
   }
 
   uint32_t n = 0;

@@ -23,6 +23,10 @@ KernelStats kernel_stats() { return stats_mut(); }
 void reset_kernel_stats() { stats_mut() = KernelStats(); }
 
 bool available() { return Context::get() != nullptr; }
+bool device_memory_mapped() {
+  Context* c = Context::get();
+  return c && c->mapped;
+}
 
 void eval(array& a) {
   Context& c = Context::require();

@@ -3,12 +3,15 @@
 #include "../core/errors.h"
 #include "../core/compiled.h"
 #include "../core/primitives.h"
+#include "fused.h"
 #include "gpu.h"
 #include "stats.h"
 
 namespace kiln {
 
 namespace gpu {
+FusedStats fused_stats() { return {}; }
+bool eval_fused(const Compiled&, const std::vector<array>&, std::vector<array>&) { return false; }
 bool is_available() { return false; }
 std::string device_name() { return ""; }
 MemoryStats memory_stats() { return {}; }
@@ -23,6 +26,7 @@ void eval(array& a) {
 void finalize(bool) {}
 KernelStats kernel_stats() { return {}; }
 void reset_kernel_stats() {}
+bool device_memory_mapped() { return false; }
 void download(DeviceBuffer&, void*, size_t) {
   throw GpuError("[gpu] kiln was built without Vulkan (KILN_VULKAN=OFF)");
 }

@@ -17,5 +17,8 @@ struct KernelStats {
 };
 KernelStats kernel_stats();
 void reset_kernel_stats();
+// True when arrays live in host-visible device memory (uploads/downloads are memcpy);
+// false with staging copies (discrete GPUs, or KILN_VULKAN_STAGING=1) or without a GPU.
+bool device_memory_mapped();
 
 }  // namespace kiln::gpu::detail
