@@ -216,8 +216,16 @@ array clip(const array& a, const std::optional<array>& a_min, const std::optiona
   return out;
 }
 
-array isclose(const array& a, const array& b, double rtol, double atol, bool equal_nan,
-              StreamOrDevice s) {
+namespace {
+array isclose_impl(const array& a, const array& b, double rtol, double atol, bool equal_nan,
+                   StreamOrDevice s, const char* name) {
+  try {
+    broadcast_shapes(a.shape(), b.shape());
+  } catch (const std::invalid_argument&) {
+    throw std::invalid_argument(std::string("[") + name + "] shapes " +
+                                detail::shape_str(a.shape()) + " and " +
+                                detail::shape_str(b.shape()) + " cannot be broadcast together");
+  }
   Dtype t = promote_types(a.dtype(), b.dtype());
   if (!is_floating(t)) t = float32;
   array x = astype(a, t, s), y = astype(b, t, s);
@@ -225,15 +233,22 @@ array isclose(const array& a, const array& b, double rtol, double atol, bool equ
   array tol = add(array(static_cast<float>(atol), t),
                   multiply(array(static_cast<float>(rtol), t), abs(y, s), s), s);
   array out = less_equal(diff, tol, s);
-  // equal infinities are close
-  out = logical_or(out, equal(x, y, s), s);
+  // like NumPy: where either side is infinite, only equal values are close (an infinite
+  // tolerance rtol*|inf| must not make inf close to -inf or to a finite value)
+  out = where(logical_or(isinf(x, s), isinf(y, s), s), equal(x, y, s), out, s);
   if (equal_nan) out = logical_or(out, logical_and(isnan(x, s), isnan(y, s), s), s);
   return out;
+}
+}  // namespace
+
+array isclose(const array& a, const array& b, double rtol, double atol, bool equal_nan,
+              StreamOrDevice s) {
+  return isclose_impl(a, b, rtol, atol, equal_nan, s, "isclose");
 }
 
 array allclose(const array& a, const array& b, double rtol, double atol, bool equal_nan,
                StreamOrDevice s) {
-  return all(isclose(a, b, rtol, atol, equal_nan, s), false, s);
+  return all(isclose_impl(a, b, rtol, atol, equal_nan, s, "allclose"), false, s);
 }
 
 array array_equal(const array& a, const array& b, bool equal_nan, StreamOrDevice s) {

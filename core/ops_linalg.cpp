@@ -8,6 +8,20 @@ namespace kiln {
 using detail::make;
 using detail::shape_str;
 
+namespace {
+// Runs f, renaming a "[from] ..." error to "[to] ..." so composed ops name themselves.
+template <typename F>
+array renamed(const char* from, const char* to, F&& f) {
+  try {
+    return f();
+  } catch (const std::invalid_argument& e) {
+    std::string m = e.what(), pre = std::string("[") + from + "]";
+    if (m.rfind(pre, 0) != 0) throw;
+    throw std::invalid_argument(std::string("[") + to + "]" + m.substr(pre.size()));
+  }
+}
+}  // namespace
+
 array matmul(const array& a_in, const array& b_in, StreamOrDevice s) {
   if (a_in.ndim() == 0 || b_in.ndim() == 0)
     throw std::invalid_argument("[matmul] got a zero-dimensional operand (shapes " +
@@ -53,7 +67,7 @@ array matmul(const array& a_in, const array& b_in, StreamOrDevice s) {
 
 array addmm(const array& c, const array& a, const array& b, float alpha, float beta,
             StreamOrDevice s) {
-  array ab = matmul(a, b, s);
+  array ab = renamed("matmul", "addmm", [&] { return matmul(a, b, s); });
   if (alpha != 1.f) ab = multiply(ab, array(alpha, ab.dtype()), s);
   array cc = astype(c, ab.dtype(), s);
   if (beta != 1.f) cc = multiply(cc, array(beta, ab.dtype()), s);
@@ -76,7 +90,7 @@ array inner(const array& a, const array& b, StreamOrDevice s) {
   if (a.shape(-1) != b.shape(-1))
     throw std::invalid_argument("[inner] last dimensions differ: " + shape_str(a.shape()) +
                                 " and " + shape_str(b.shape()));
-  return tensordot(a, b, {-1}, {-1}, s);
+  return renamed("tensordot", "inner", [&] { return tensordot(a, b, {-1}, {-1}, s); });
 }
 
 array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
@@ -86,6 +100,12 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
   auto aa = axes_a, bb = axes_b;
   for (auto& x : aa) x = detail::normalize_axis(x, a.ndim(), "tensordot");
   for (auto& x : bb) x = detail::normalize_axis(x, b.ndim(), "tensordot");
+  for (auto* v : {&aa, &bb}) {
+    auto sorted = *v;
+    std::sort(sorted.begin(), sorted.end());
+    if (std::adjacent_find(sorted.begin(), sorted.end()) != sorted.end())
+      throw std::invalid_argument("[tensordot] repeated axis in the contracted axes");
+  }
   int k = 1;
   for (size_t i = 0; i < aa.size(); ++i) {
     if (a.shape()[aa[i]] != b.shape()[bb[i]])
@@ -115,7 +135,7 @@ array tensordot(const array& a, const array& b, const std::vector<int>& axes_a,
   pb.insert(pb.end(), fb.begin(), fb.end());
   array am = reshape(transpose(a, pa, s), {m, k}, s);
   array bm = reshape(transpose(b, pb, s), {k, n}, s);
-  return reshape(matmul(am, bm, s), out, s);
+  return reshape(renamed("matmul", "tensordot", [&] { return matmul(am, bm, s); }), out, s);
 }
 
 array tensordot(const array& a, const array& b, int axes, StreamOrDevice s) {

@@ -100,6 +100,7 @@ array var(const array& a, int axis, bool keepdims, int ddof, StreamOrDevice s) {
 }
 array std(const array& a, const std::vector<int>& axes, bool keepdims, int ddof,
           StreamOrDevice s) {
+  detail::normalize_axes(axes, a.ndim(), "std");
   return sqrt(var(a, axes, keepdims, ddof, s), s);
 }
 array std(const array& a, bool keepdims, int ddof, StreamOrDevice s) {
@@ -143,8 +144,14 @@ array argmin(const array& a, bool keepdims, StreamOrDevice s) {
 array logsumexp(const array& a, const std::vector<int>& axes, bool keepdims, StreamOrDevice s) {
   auto ax = detail::normalize_axes(axes, a.ndim(), "logsumexp");
   array x = is_floating(a.dtype()) ? a : astype(a, float32, s);
-  if (x.size() == 0 || ax.empty()) {
-    if (ax.empty()) return x;
+  if (ax.empty()) return x;
+  bool empty_axis = false;
+  for (int i : ax) empty_axis = empty_axis || a.shape()[i] == 0;
+  if (empty_axis) {  // log of an empty sum
+    Shape kept = a.shape();
+    for (int i : ax) kept[i] = 1;
+    array out = full(kept, array(-std::numeric_limits<float>::infinity(), x.dtype()), s);
+    return keepdims ? out : squeeze(out, ax, s);
   }
   array m = stop_gradient(max(x, ax, true, s), s);
   // an all -inf (or inf) slice must not produce nan from inf - inf
@@ -163,6 +170,7 @@ array softmax(const array& a, const std::vector<int>& axes, bool precise, Stream
   auto ax = detail::normalize_axes(axes, a.ndim(), "softmax");
   array x = is_floating(a.dtype()) ? a : astype(a, float32, s);
   Dtype t = x.dtype();
+  if (x.size() == 0) return x;
   if (precise && t != float32) x = astype(x, float32, s);
   array m = stop_gradient(max(x, ax, true, s), s);
   array e = exp(subtract(x, m, s), s);
@@ -176,8 +184,15 @@ array softmax(const array& a, int axis, bool precise, StreamOrDevice s) {
   return softmax(a, std::vector<int>{axis}, precise, s);
 }
 array log_softmax(const array& a, const std::vector<int>& axes, StreamOrDevice s) {
+  auto ax = detail::normalize_axes(axes, a.ndim(), "log_softmax");
   array x = is_floating(a.dtype()) ? a : astype(a, float32, s);
-  return subtract(x, logsumexp(x, axes, true, s), s);
+  if (x.size() == 0 || ax.empty()) return subtract(x, logsumexp(x, ax, true, s), s);
+  // (x - m) - log(sum(exp(x - m))): subtracting the shifted values keeps the precision
+  // that x - logsumexp(x) loses when |x| is large
+  array m = stop_gradient(max(x, ax, true, s), s);
+  m = where(isinf(m, s), zeros_like(m, s), m, s);
+  array z = subtract(x, m, s);
+  return subtract(z, log(sum(exp(z, s), ax, true, s), s), s);
 }
 array log_softmax(const array& a, StreamOrDevice s) { return log_softmax(a, all_axes(a), s); }
 array log_softmax(const array& a, int axis, StreamOrDevice s) {

@@ -228,18 +228,19 @@ array stack(const std::vector<array>& arrays, int axis, StreamOrDevice s) {
 std::vector<array> split(const array& a, const std::vector<int>& indices, int axis,
                          StreamOrDevice s) {
   int ax = normalize_axis(axis, a.ndim(), "split");
+  // NumPy: piece k is a[indices[k-1]:indices[k]] with Python slice rules (so decreasing
+  // indices give empty pieces and the next piece starts at the smaller index)
   int n = a.shape()[ax];
   std::vector<array> out;
   int prev = 0;
   std::vector<int> idx = indices;
   idx.push_back(n);
   for (int i : idx) {
-    int stop = std::max(prev, std::min(i < 0 ? i + n : i, n));
     Shape start(a.ndim(), 0), end = a.shape();
     start[ax] = prev;
-    end[ax] = stop;
+    end[ax] = i;
     out.push_back(slice(a, start, end, s));
-    prev = stop;
+    prev = i;
   }
   return out;
 }
@@ -257,8 +258,8 @@ std::vector<array> split(const array& a, int num_splits, int axis, StreamOrDevic
 
 namespace {
 // Python slice normalisation; returns the output length along the axis.
-int normalize_slice(int dim, int& start, int& stop, int stride) {
-  if (stride == 0) throw std::invalid_argument("[slice] stride cannot be 0");
+int normalize_slice(int dim, int& start, int& stop, int stride, const char* op) {
+  if (stride == 0) throw std::invalid_argument(std::string("[") + op + "] stride cannot be 0");
   if (stride > 0) {
     if (start < 0) start += dim;
     if (stop < 0) stop += dim;
@@ -286,7 +287,7 @@ Shape check_slice(const array& a, Shape& start, Shape& stop, Shape& strides, con
                                 "entry per dimension of the array of shape " +
                                 shape_str(a.shape()));
   Shape out(nd);
-  for (int i = 0; i < nd; ++i) out[i] = normalize_slice(a.shape()[i], start[i], stop[i], strides[i]);
+  for (int i = 0; i < nd; ++i) out[i] = normalize_slice(a.shape()[i], start[i], stop[i], strides[i], op);
   return out;
 }
 }  // namespace

@@ -117,6 +117,14 @@ array normal(const Shape& shape, Dtype dtype, float loc, float scale, const Key&
 }
 
 array bernoulli(const array& p, const Shape& shape, const Key& key, StreamOrDevice s) {
+  Shape b;
+  try {
+    b = broadcast_shapes(p.shape(), shape);
+  } catch (const std::invalid_argument&) {
+  }
+  if (b != shape)
+    throw std::invalid_argument("[random::bernoulli] p of shape " + detail::shape_str(p.shape()) +
+                                " cannot be broadcast to the shape " + detail::shape_str(shape));
   return less(uniform(shape, float32, key, s), astype(p, float32, s), s);
 }
 array bernoulli(float p, const Shape& shape, const Key& key, StreamOrDevice s) {

@@ -66,7 +66,8 @@ KILN_FM_INLINE float erf(float a) {
 // tanh through exp: 1 - 2/(exp(2x)+1), with a polynomial near zero for relative accuracy.
 KILN_FM_INLINE float tanh(float x) {
   float ax = std::fabs(x);
-  float e = fm::exp(2.0f * (ax > 9.0f ? 9.0f : ax));
+  // 2/(exp(2x)+1) is below half an ulp of 1 from x = 9.1 on; clamp well past that
+  float e = fm::exp(2.0f * (ax > 20.0f ? 20.0f : ax));
   float big = 1.0f - 2.0f / (e + 1.0f);
   float z = x * x;
   float small = x + x * z * (-3.33332819e-1f + z * (1.33314422e-1f + z * (-5.37397155e-2f +
