@@ -18,18 +18,15 @@
 
 #include "../core/errors.h"
 #include "kernels.h"
+#include "shader_compiler.h"
 
 namespace kiln::gpu {
-
-namespace detail {
-extern const char* const kCommonGlsl;
-extern const char* const kMathGlsl;
-}  // namespace detail
 
 namespace {
 
 FusedStats g_stats;
-std::mutex g_mutex;
+std::mutex g_mutex;        // the kernel table
+std::mutex g_stats_mutex;  // counters
 
 constexpr uint32_t kPushBytes = 128;
 constexpr int kMaxDims = 4;
@@ -296,6 +293,8 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
   return s.str();
 }
 
+}  // namespace
+
 // ---------------------------------------------------------------- SPIR-V: compile and cache
 std::vector<uint32_t> compile_glsl(const std::string& src) {
   static std::once_flag once;
@@ -316,9 +315,14 @@ std::vector<uint32_t> compile_glsl(const std::string& src) {
     throw GpuError(std::string("[compile] generated kernel failed to link: ") + prog.getInfoLog());
   std::vector<uint32_t> spv;
   glslang::GlslangToSpv(*prog.getIntermediate(EShLangCompute), spv);
-  ++g_stats.glsl_compiles;
+  {
+    std::lock_guard<std::mutex> lk(g_stats_mutex);
+    ++g_stats.glsl_compiles;
+  }
   return spv;
 }
+
+namespace {
 
 uint64_t fnv1a(const std::string& s) {
   uint64_t h = 1469598103934665603ull;
@@ -409,6 +413,8 @@ void dump_glsl(const std::string& key, const std::string& src) {
   std::ofstream(std::string(dir) + name) << "// key: " << key << "\n" << src;
 }
 
+}  // namespace
+
 VkPipelineLayout fused_layout() {
   static VkPipelineLayout layout = [] {
     VkPushConstantRange r{VK_SHADER_STAGE_COMPUTE_BIT, 0, kPushBytes};
@@ -422,6 +428,7 @@ VkPipelineLayout fused_layout() {
   }();
   return layout;
 }
+
 
 VkPipeline make_pipeline(const std::vector<uint32_t>& words) {
   Context& c = Context::require();
@@ -443,6 +450,8 @@ VkPipeline make_pipeline(const std::vector<uint32_t>& words) {
   return p;
 }
 
+namespace {
+
 struct Kernel {
   VkPipeline pipeline = VK_NULL_HANDLE;  // null: the generator cannot do this region
 };
@@ -454,7 +463,7 @@ std::unordered_map<std::string, Kernel>& kernels() {
 }  // namespace
 
 FusedStats fused_stats() {
-  std::lock_guard<std::mutex> lk(g_mutex);
+  std::lock_guard<std::mutex> lk(g_stats_mutex);
   return g_stats;
 }
 
