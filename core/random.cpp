@@ -54,6 +54,20 @@ void check_float(Dtype d, const char* op) {
     throw std::invalid_argument(std::string("[random::") + op +
                                 "] dtype must be floating point, got " + to_string(d));
 }
+// Distribution parameters must broadcast to the requested shape (not widen it).
+void check_params_fit(const array& p, const array& q, const Shape& shape, const char* op,
+                      const char* what) {
+  Shape b;
+  try {
+    b = broadcast_shapes(broadcast_shapes(p.shape(), q.shape()), shape);
+  } catch (const std::invalid_argument&) {
+  }
+  if (b != shape)
+    throw std::invalid_argument(std::string("[random::") + op + "] " + what + " shapes " +
+                                detail::shape_str(p.shape()) + ", " +
+                                detail::shape_str(q.shape()) + " cannot be broadcast to " +
+                                detail::shape_str(shape));
+}
 }  // namespace
 
 array split(const array& key, int num, StreamOrDevice s) {
@@ -78,14 +92,7 @@ array bits(const Shape& shape, int width, const Key& key, StreamOrDevice s) {
 array uniform(const array& low, const array& high, const Shape& shape, Dtype dtype,
               const Key& key, StreamOrDevice s) {
   check_float(dtype, "uniform");
-  try {
-    broadcast_shapes(broadcast_shapes(low.shape(), high.shape()), shape);
-  } catch (const std::invalid_argument&) {
-    throw std::invalid_argument("[random::uniform] low/high shapes " +
-                                detail::shape_str(low.shape()) + ", " +
-                                detail::shape_str(high.shape()) +
-                                " cannot be broadcast to " + detail::shape_str(shape));
-  }
+  check_params_fit(low, high, shape, "uniform", "low/high");
   array b = bits(shape, 4, key, s);
   // 24 random bits → [0, 1) exactly representable in float32
   array u = multiply(astype(floor_divide(b, array(256u, uint32), s), float32, s),
@@ -105,6 +112,7 @@ array uniform(const Shape& shape, Dtype dtype, const Key& key, StreamOrDevice s)
 array normal(const Shape& shape, Dtype dtype, const array& loc, const array& scale,
              const Key& key, StreamOrDevice s) {
   check_float(dtype, "normal");
+  check_params_fit(loc, scale, shape, "normal", "loc/scale");
   float lo = std::nextafter(-1.0f, 0.0f);
   array u = uniform(lo, 1.0f, shape, float32, key, s);
   array z = multiply(erfinv(u, s), array(static_cast<float>(M_SQRT2)), s);

@@ -187,6 +187,17 @@ TEST(Random, NormalMoments) {
   auto s = fv(kr::normal({100000}, kx::float32, 3.f, 2.f, kr::key(21)));
   EXPECT_NEAR(mean_of(s), 3.0, 0.04);
   EXPECT_NEAR(var_of(s), 4.0, 0.12);
+  // per-element loc and scale broadcast against the shape
+  auto pe = fv(kr::normal({20000, 2}, kx::float32, kx::array({-5.f, 5.f}), kx::array({1.f, 0.1f}),
+                          kr::key(24)));
+  std::vector<float> c0, c1;
+  for (size_t i = 0; i < pe.size(); i += 2) {
+    c0.push_back(pe[i]);
+    c1.push_back(pe[i + 1]);
+  }
+  EXPECT_NEAR(mean_of(c0), -5.0, 0.05);
+  EXPECT_NEAR(mean_of(c1), 5.0, 0.005);
+  EXPECT_NEAR(var_of(c1), 0.01, 0.001);
   auto bf = kr::normal({1000}, kx::bfloat16, 0.f, 1.f, kr::key(22));
   EXPECT_EQ(bf.dtype(), kx::bfloat16);
   EXPECT_NEAR(mean_of(fv(bf)), 0.0, 0.15);
@@ -276,7 +287,11 @@ TEST(Random, Errors) {
   EXPECT_OP_THROWS(kr::uniform({2}, kx::int32, kr::key(0)), "random::uniform");
   EXPECT_OP_THROWS(kr::uniform(kx::zeros({3}), kx::ones({3}), {2}, kx::float32, kr::key(0)),
                    "random::uniform");
+  EXPECT_OP_THROWS(kr::uniform(kx::zeros({3, 2}), kx::ones({2}), {2}, kx::float32, kr::key(0)),
+                   "random::uniform");
   EXPECT_OP_THROWS(kr::normal({2}, kx::int32, 0.f, 1.f, kr::key(0)), "random::normal");
+  EXPECT_OP_THROWS(kr::normal({2}, kx::float32, kx::zeros({3}), kx::array(1.f), kr::key(0)),
+                   "random::normal");
   EXPECT_OP_THROWS(kr::randint(5, 5, {2}, kx::int32, kr::key(0)), "random::randint");
   EXPECT_OP_THROWS(kr::randint(0, 5, {2}, kx::float32, kr::key(0)), "random::randint");
   EXPECT_OP_THROWS(kr::bits({2}, 2, kr::key(0)), "random::bits");
