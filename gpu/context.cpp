@@ -77,7 +77,8 @@ bool has_address_feature(VkPhysicalDevice pd) {
 }  // namespace
 
 bool log_enabled() {
-  static bool on = env("KILN_LOG").find("gpu") != std::string::npos;
+  static bool on = env("KILN_LOG").find("gpu") != std::string::npos ||
+                   env("KILN_LOG").find("all") != std::string::npos;
   return on;
 }
 void log(const std::string& msg) {
