@@ -5,14 +5,14 @@
 //   x = uniform((4, 10)); y = [0, 1, 0, 1]; model = Linear(10, 1)
 //   optimizer = SGD(learning_rate=0.1, momentum=0.8)
 //   loss = binary_cross_entropy(model(x).squeeze(), y)
+#include <kiln/kiln.h>
+#include <kiln/nn/nn.h>
+#include <kiln/optim/optim.h>
+
 #include <cmath>
 #include <cstdio>
 #include <functional>
 #include <vector>
-
-#include <kiln/kiln.h>
-#include <kiln/nn/nn.h>
-#include <kiln/optim/optim.h>
 
 #include "common/cli.h"
 #include "common/data.h"
@@ -76,7 +76,10 @@ int main(int argc, char** argv) {
   if (int rc = cli.parse(argc, argv); rc >= 0) return rc;
   try {
     std::printf("device %s, %s, %d steps\n", cli.setup_device().c_str(),
-                compare ? "eager vs compiled" : cli.compile ? "compiled" : "eager", cli.steps);
+                compare       ? "eager vs compiled"
+                : cli.compile ? "compiled"
+                              : "eager",
+                cli.steps);
     if (!compare) {
       run(cli.compile, cli.steps, cli.seed, true);
       return 0;
@@ -92,8 +95,10 @@ int main(int argc, char** argv) {
       std::printf("step %2d  eager %.7f  compiled %.7f%s\n", i + 1, eager[i], comp[i],
                   same ? "" : "  MISMATCH");
     }
-    if (bad) std::printf("losses differ at %d steps\n", bad);
-    else std::printf("eager and compiled losses agree\n");
+    if (bad)
+      std::printf("losses differ at %d steps\n", bad);
+    else
+      std::printf("eager and compiled losses agree\n");
     return bad ? 1 : 0;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "linear_sgd: %s\n", e.what());

@@ -1,12 +1,12 @@
 // Logistic regression on the Wisconsin breast-cancer data (569 rows, 30 features): standardise,
 // split 80/20, train a Linear(30, 1) with binary cross-entropy and a compiled SGD step on the
 // full training set, report the test accuracy.
-#include <cstdio>
-#include <functional>
-
 #include <kiln/kiln.h>
 #include <kiln/nn/nn.h>
 #include <kiln/optim/optim.h>
+
+#include <cstdio>
+#include <functional>
 
 #include "common/cli.h"
 #include "common/data.h"

@@ -1,12 +1,12 @@
 // An MLP on the 8x8 handwritten digits (1797 images, 10 classes): GELU + Dropout, AdamW with a
 // linear warmup joined to a cosine decay, mini-batches, and a compiled training step that
 // captures the model, the optimizer and the global random state (Dropout draws from it).
-#include <cstdio>
-#include <functional>
-
 #include <kiln/kiln.h>
 #include <kiln/nn/nn.h>
 #include <kiln/optim/optim.h>
+
+#include <cstdio>
+#include <functional>
 
 #include "common/cli.h"
 #include "common/data.h"
@@ -74,10 +74,11 @@ int main(int argc, char** argv) {
     MLP model(data.features(), hidden, 10, dropout);
     std::printf("%s", model.summary().c_str());
     int decay = std::max(1, cli.steps - warmup);
-    optim::AdamW optimizer(optim::join_schedules({optim::linear_schedule(0.f, lr, std::max(1, warmup)),
-                                                  optim::cosine_decay(lr, decay)},
-                                                 {warmup}),
-                           {0.9f, 0.999f}, 1e-8f, weight_decay);
+    optim::AdamW optimizer(
+        optim::join_schedules(
+            {optim::linear_schedule(0.f, lr, std::max(1, warmup)), optim::cosine_decay(lr, decay)},
+            {warmup}),
+        {0.9f, 0.999f}, 1e-8f, weight_decay);
     auto loss_fn = [](MLP& m, const array& x, const array& y) {
       return nn::losses::cross_entropy(m(x), y, {.reduction = nn::losses::Reduction::mean});
     };

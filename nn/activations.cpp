@@ -16,15 +16,13 @@ array scalar(float v, const array& x) {
 
 array relu(const array& x) { return maximum(x, zeros({}, x.dtype())); }
 
-array leaky_relu(const array& x, float negative_slope) {
-  return maximum(x * negative_slope, x);
-}
+array leaky_relu(const array& x, float negative_slope) { return maximum(x * negative_slope, x); }
 
-array elu(const array& x, float alpha) {
-  return where(x > 0.f, x, expm1(x) * alpha);
-}
+array elu(const array& x, float alpha) { return where(x > 0.f, x, expm1(x) * alpha); }
 
-array relu6(const array& x) { return minimum(maximum(x, zeros({}, x.dtype())), array(6, x.dtype())); }
+array relu6(const array& x) {
+  return minimum(maximum(x, zeros({}, x.dtype())), array(6, x.dtype()));
+}
 
 array gelu(const array& x) {
   return x * (1.f + erf(x * scalar(static_cast<float>(M_SQRT1_2), x))) * 0.5f;

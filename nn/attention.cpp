@@ -14,10 +14,9 @@ array scaled_dot_product_attention(const array& q, const array& k, const array& 
                                    const std::optional<array>& mask) {
   if (q.ndim() < 2 || k.ndim() < 2 || v.ndim() < 2 || q.shape(-1) != k.shape(-1) ||
       k.shape(-2) != v.shape(-2))
-    throw std::invalid_argument("[scaled_dot_product_attention] incompatible shapes q " +
-                                detail::shape_str(q.shape()) + ", k " +
-                                detail::shape_str(k.shape()) + ", v " +
-                                detail::shape_str(v.shape()));
+    throw std::invalid_argument(
+        "[scaled_dot_product_attention] incompatible shapes q " + detail::shape_str(q.shape()) +
+        ", k " + detail::shape_str(k.shape()) + ", v " + detail::shape_str(v.shape()));
   array scores = matmul(q * scale, swapaxes(k, -1, -2));
   if (mask) {
     if (mask->dtype() == bool_) {
@@ -40,9 +39,10 @@ array create_additive_causal_mask(int n, Dtype dtype) {
 MultiHeadAttention::MultiHeadAttention(int dims, int num_heads, MultiHeadAttentionOptions o)
     : dims_(dims), heads_(num_heads) {
   if (num_heads <= 0 || dims % num_heads != 0)
-    throw std::invalid_argument("[MultiHeadAttention] the input feature dimensions should be "
-                                "divisible by the number of heads (" +
-                                std::to_string(dims) + " % " + std::to_string(num_heads) + ")");
+    throw std::invalid_argument(
+        "[MultiHeadAttention] the input feature dimensions should be "
+        "divisible by the number of heads (" +
+        std::to_string(dims) + " % " + std::to_string(num_heads) + ")");
   int qd = o.query_input_dims ? o.query_input_dims : dims;
   int kd = o.key_input_dims ? o.key_input_dims : dims;
   int vd = o.value_input_dims ? o.value_input_dims : kd;
@@ -56,8 +56,8 @@ MultiHeadAttention::MultiHeadAttention(int dims, int num_heads, MultiHeadAttenti
   o_ = &register_module("out_proj", Linear(vdims, vout, o.bias));
 }
 
-array MultiHeadAttention::operator()(const array& queries, const array& keys,
-                                     const array& values, const std::optional<array>& mask) {
+array MultiHeadAttention::operator()(const array& queries, const array& keys, const array& values,
+                                     const std::optional<array>& mask) {
   bool unbatched = queries.ndim() == 2;
   array qi = unbatched ? expand_dims(queries, 0) : queries;
   array ki = keys.ndim() == 2 ? expand_dims(keys, 0) : keys;

@@ -80,8 +80,8 @@ class TransformerEncoderLayer : public Module {
 // num_layers TransformerEncoderLayers ("layers.<i>") followed by a LayerNorm ("ln").
 class TransformerEncoder : public Module {
  public:
-  TransformerEncoder(int num_layers, int dims, int num_heads, int mlp_dims = 0,
-                     float dropout = 0.f, Activation activation = {}, bool norm_first = true);
+  TransformerEncoder(int num_layers, int dims, int num_heads, int mlp_dims = 0, float dropout = 0.f,
+                     Activation activation = {}, bool norm_first = true);
   array operator()(const array& x, const std::optional<array>& mask);
   array operator()(const array& x) override { return (*this)(x, std::nullopt); }
   std::string name() const override { return "TransformerEncoder"; }

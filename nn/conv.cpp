@@ -44,9 +44,8 @@ array windows(const array& x, const std::vector<int>& kernel, const std::vector<
     int span = dilation[i] * (kernel[i] - 1) + 1;
     int len = xp.shape(i + 1);
     if (len < span)
-      throw std::invalid_argument(std::string("[") + op + "] the window (" +
-                                  std::to_string(span) + ") is larger than the padded input " +
-                                  shp(xp));
+      throw std::invalid_argument(std::string("[") + op + "] the window (" + std::to_string(span) +
+                                  ") is larger than the padded input " + shp(xp));
     out[i] = (len - span) / stride[i] + 1;
   }
   std::vector<array> parts;
@@ -75,11 +74,10 @@ array conv_nd(const array& x, const array& weight, const std::vector<int>& strid
                                 std::to_string(d + 2) + " dimensions, got shape " + shp(weight));
   int cin = x.ndim() == d + 2 ? x.shape(-1) : -1;
   int cout = weight.shape(0);
-  if (groups <= 0 || cin % groups != 0 || cout % groups != 0 ||
-      weight.shape(-1) * groups != cin)
+  if (groups <= 0 || cin % groups != 0 || cout % groups != 0 || weight.shape(-1) * groups != cin)
     throw std::invalid_argument(std::string("[") + op + "] input " + shp(x) + " and weight " +
-                                shp(weight) + " do not match with groups = " +
-                                std::to_string(groups));
+                                shp(weight) +
+                                " do not match with groups = " + std::to_string(groups));
   std::vector<int> kernel(weight.shape().begin() + 1, weight.shape().end() - 1);
   array zero = zeros({}, x.dtype());
   array cols = windows(x, kernel, stride, padding, dilation, zero, op);
@@ -134,8 +132,8 @@ Conv1d::Conv1d(int in_channels, int out_channels, int kernel_size, int stride, i
       in_channels % groups != 0 || out_channels % groups != 0)
     throw std::invalid_argument("[Conv1d] invalid channels/kernel/groups");
   float scale = static_cast<float>(std::sqrt(1.0 / (in_channels * kernel_size)));
-  register_parameter("weight", random::uniform(-scale, scale,
-                                               {out_channels, kernel_size, in_channels / groups}));
+  register_parameter(
+      "weight", random::uniform(-scale, scale, {out_channels, kernel_size, in_channels / groups}));
   if (bias) register_parameter("bias", zeros({out_channels}));
 }
 
@@ -148,8 +146,8 @@ std::string Conv1d::describe() const {
   return "Conv1d(" + std::to_string(in_) + ", " + std::to_string(out_) +
          ", kernel_size=" + std::to_string(k_) + ", stride=" + std::to_string(stride_) +
          ", padding=" + std::to_string(padding_) + ", dilation=" + std::to_string(dilation_) +
-         ", groups=" + std::to_string(groups_) + ", bias=" +
-         (has_param("bias") ? "true" : "false") + ")";
+         ", groups=" + std::to_string(groups_) +
+         ", bias=" + (has_param("bias") ? "true" : "false") + ")";
 }
 
 // ------------------------------------------------------------------ Conv2d
@@ -163,16 +161,14 @@ Conv2d::Conv2d(int in_channels, int out_channels, std::pair<int, int> kernel_siz
       stride_(stride),
       padding_(padding),
       dilation_(dilation) {
-  if (in_channels <= 0 || out_channels <= 0 || kernel_size.first <= 0 ||
-      kernel_size.second <= 0 || groups <= 0 || in_channels % groups != 0 ||
-      out_channels % groups != 0)
+  if (in_channels <= 0 || out_channels <= 0 || kernel_size.first <= 0 || kernel_size.second <= 0 ||
+      groups <= 0 || in_channels % groups != 0 || out_channels % groups != 0)
     throw std::invalid_argument("[Conv2d] invalid channels/kernel/groups");
-  float scale = static_cast<float>(
-      std::sqrt(1.0 / (in_channels * kernel_size.first * kernel_size.second)));
-  register_parameter("weight",
-                     random::uniform(-scale, scale,
-                                     {out_channels, kernel_size.first, kernel_size.second,
-                                      in_channels / groups}));
+  float scale =
+      static_cast<float>(std::sqrt(1.0 / (in_channels * kernel_size.first * kernel_size.second)));
+  register_parameter("weight", random::uniform(-scale, scale,
+                                               {out_channels, kernel_size.first, kernel_size.second,
+                                                in_channels / groups}));
   if (bias) register_parameter("bias", zeros({out_channels}));
 }
 
@@ -190,8 +186,8 @@ std::string Conv2d::describe() const {
   return "Conv2d(" + std::to_string(in_) + ", " + std::to_string(out_) +
          ", kernel_size=" + pair_str(k_) + ", stride=" + pair_str(stride_) +
          ", padding=" + pair_str(padding_) + ", dilation=" + pair_str(dilation_) +
-         ", groups=" + std::to_string(groups_) + ", bias=" +
-         (has_param("bias") ? "true" : "false") + ")";
+         ", groups=" + std::to_string(groups_) +
+         ", bias=" + (has_param("bias") ? "true" : "false") + ")";
 }
 
 // ------------------------------------------------------------------ pooling
@@ -201,8 +197,8 @@ array pool(const array& x, std::vector<int> k, std::vector<int> s, std::vector<i
   for (size_t i = 0; i < s.size(); ++i)
     if (s[i] < 0) s[i] = k[i];
   std::vector<int> dil(k.size(), 1);
-  array pv = max_ ? array(-std::numeric_limits<float>::infinity(), x.dtype())
-                  : zeros({}, x.dtype());
+  array pv =
+      max_ ? array(-std::numeric_limits<float>::infinity(), x.dtype()) : zeros({}, x.dtype());
   array w = windows(x, k, s, p, dil, pv, op);
   int axis = static_cast<int>(k.size()) + 1;
   return max_ ? max(w, axis) : mean(w, axis);
@@ -217,8 +213,7 @@ array avg_pool1d(const array& x, int kernel_size, int stride, int padding) {
 }
 array max_pool2d(const array& x, std::pair<int, int> k, std::pair<int, int> s,
                  std::pair<int, int> p) {
-  return pool(x, {k.first, k.second}, {s.first, s.second}, {p.first, p.second}, true,
-              "max_pool2d");
+  return pool(x, {k.first, k.second}, {s.first, s.second}, {p.first, p.second}, true, "max_pool2d");
 }
 array avg_pool2d(const array& x, std::pair<int, int> k, std::pair<int, int> s,
                  std::pair<int, int> p) {
@@ -227,13 +222,9 @@ array avg_pool2d(const array& x, std::pair<int, int> k, std::pair<int, int> s,
 }
 
 MaxPool2d::MaxPool2d(std::pair<int, int> k, std::pair<int, int> s, std::pair<int, int> p)
-    : k_(k),
-      s_{s.first < 0 ? k.first : s.first, s.second < 0 ? k.second : s.second},
-      p_(p) {}
+    : k_(k), s_{s.first < 0 ? k.first : s.first, s.second < 0 ? k.second : s.second}, p_(p) {}
 AvgPool2d::AvgPool2d(std::pair<int, int> k, std::pair<int, int> s, std::pair<int, int> p)
-    : k_(k),
-      s_{s.first < 0 ? k.first : s.first, s.second < 0 ? k.second : s.second},
-      p_(p) {}
+    : k_(k), s_{s.first < 0 ? k.first : s.first, s.second < 0 ? k.second : s.second}, p_(p) {}
 
 std::string MaxPool1d::describe() const {
   return "MaxPool1d(kernel_size=" + std::to_string(k_) + ", stride=" + std::to_string(s_) +

@@ -10,8 +10,8 @@ namespace kiln::nn {
 
 // x (N, L, C_in), weight (C_out, K, C_in / groups) -> (N, L_out, C_out) with
 // L_out = (L + 2 padding - dilation (K - 1) - 1) / stride + 1.
-array conv1d(const array& x, const array& weight, int stride = 1, int padding = 0,
-             int dilation = 1, int groups = 1);
+array conv1d(const array& x, const array& weight, int stride = 1, int padding = 0, int dilation = 1,
+             int groups = 1);
 // x (N, H, W, C_in), weight (C_out, KH, KW, C_in / groups) -> (N, H_out, W_out, C_out).
 array conv2d(const array& x, const array& weight, std::pair<int, int> stride = {1, 1},
              std::pair<int, int> padding = {0, 0}, std::pair<int, int> dilation = {1, 1},

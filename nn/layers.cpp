@@ -18,8 +18,7 @@ Linear::Linear(int input_dims, int output_dims, bool bias)
     : in_(input_dims), out_(output_dims), has_bias_(bias) {
   if (input_dims <= 0 || output_dims <= 0)
     throw std::invalid_argument("[Linear] dimensions must be positive, got " +
-                                std::to_string(input_dims) + " and " +
-                                std::to_string(output_dims));
+                                std::to_string(input_dims) + " and " + std::to_string(output_dims));
   float scale = static_cast<float>(std::sqrt(1.0 / input_dims));
   register_parameter("weight", random::uniform(-scale, scale, {output_dims, input_dims}));
   if (bias) register_parameter("bias", random::uniform(-scale, scale, {output_dims}));
@@ -75,16 +74,14 @@ Embedding::Embedding(int num_embeddings, int dims) : n_(num_embeddings), dims_(d
 
 array Embedding::operator()(const array& x) {
   if (!is_integral(x.dtype()))
-    throw std::invalid_argument("[Embedding] expects integer indices, got " +
-                                to_string(x.dtype()));
+    throw std::invalid_argument("[Embedding] expects integer indices, got " + to_string(x.dtype()));
   return take(param("weight"), x, 0);
 }
 
 array Embedding::as_linear(const array& x) { return matmul(x, transpose(param("weight"))); }
 
 std::string Embedding::describe() const {
-  return "Embedding(num_embeddings=" + std::to_string(n_) + ", dims=" + std::to_string(dims_) +
-         ")";
+  return "Embedding(num_embeddings=" + std::to_string(n_) + ", dims=" + std::to_string(dims_) + ")";
 }
 
 // ------------------------------------------------------------------ LayerNorm
@@ -110,8 +107,8 @@ array LayerNorm::operator()(const array& x) {
 
 std::string LayerNorm::describe() const {
   std::ostringstream os;
-  os << "LayerNorm(" << dims_ << ", eps=" << eps_ << ", affine="
-     << (has_param("weight") ? "true" : "false") << ")";
+  os << "LayerNorm(" << dims_ << ", eps=" << eps_
+     << ", affine=" << (has_param("weight") ? "true" : "false") << ")";
   return os.str();
 }
 

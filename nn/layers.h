@@ -35,10 +35,9 @@ class Sequential : public Module {
  public:
   Sequential() = default;
   template <typename... M,
-            typename = std::enable_if_t<(sizeof...(M) > 0) &&
-                                        (std::is_base_of_v<Module, std::decay_t<M>> && ...) &&
-                                        !(sizeof...(M) == 1 &&
-                                          (std::is_same_v<std::decay_t<M>, Sequential> && ...))>>
+            typename = std::enable_if_t<
+                (sizeof...(M) > 0) && (std::is_base_of_v<Module, std::decay_t<M>> && ...) &&
+                !(sizeof...(M) == 1 && (std::is_same_v<std::decay_t<M>, Sequential> && ...))>>
   explicit Sequential(M&&... layers) {
     (add(std::forward<M>(layers)), ...);
   }
@@ -125,8 +124,8 @@ class RMSNorm : public Module {
 // Defaults eps = 1e-5, momentum = 0.1, affine = true, track_running_stats = true.
 class BatchNorm : public Module {
  public:
-  explicit BatchNorm(int num_features, float eps = 1e-5f, float momentum = 0.1f,
-                     bool affine = true, bool track_running_stats = true);
+  explicit BatchNorm(int num_features, float eps = 1e-5f, float momentum = 0.1f, bool affine = true,
+                     bool track_running_stats = true);
   array operator()(const array& x) override;
   std::string name() const override { return "BatchNorm"; }
   std::string describe() const override;

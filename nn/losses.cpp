@@ -105,9 +105,10 @@ array l1_loss(const array& predictions, const array& targets, Reduction reductio
 array nll_loss(const array& inputs, const array& targets, int axis, Reduction reduction) {
   int ax = norm_axis(axis, inputs.ndim(), "nll_loss");
   if (!is_integral(targets.dtype()) || targets.ndim() + 1 != inputs.ndim())
-    throw std::invalid_argument("[nll_loss] targets must be integer class indices with one "
-                                "dimension less than the inputs, got " +
-                                shp(targets) + " for inputs " + shp(inputs));
+    throw std::invalid_argument(
+        "[nll_loss] targets must be integer class indices with one "
+        "dimension less than the inputs, got " +
+        shp(targets) + " for inputs " + shp(inputs));
   array loss = -squeeze(take_along_axis(inputs, expand_dims(targets, ax), ax), ax);
   return reduce(loss, reduction);
 }

@@ -13,8 +13,8 @@ enum class Reduction { none, mean, sum };
 array reduce(const array& loss, Reduction reduction);
 
 struct BinaryCrossEntropyOptions {
-  bool with_logits = true;                 // inputs are logits (else probabilities)
-  Reduction reduction = Reduction::mean;   // MLX default: mean
+  bool with_logits = true;                      // inputs are logits (else probabilities)
+  Reduction reduction = Reduction::mean;        // MLX default: mean
   std::optional<array> weights = std::nullopt;  // per-element weights (shape of the loss)
 };
 // With logits: log(1 + exp(x)) - x t (stable). With probabilities p:
@@ -23,9 +23,9 @@ array binary_cross_entropy(const array& inputs, const array& targets,
                            const BinaryCrossEntropyOptions& options = {});
 
 struct CrossEntropyOptions {
-  int axis = -1;                           // the class axis
-  float label_smoothing = 0.f;             // in [0, 1)
-  Reduction reduction = Reduction::none;   // MLX default: none
+  int axis = -1;                                // the class axis
+  float label_smoothing = 0.f;                  // in [0, 1)
+  Reduction reduction = Reduction::none;        // MLX default: none
   std::optional<array> weights = std::nullopt;  // per-sample weights (shape of the loss)
 };
 // logsumexp(logits) - score, where targets are class indices (integer, logits' shape without

@@ -188,8 +188,10 @@ void Module::summary(std::ostream& os) const {
     for (auto& [k, e] : m->params_) {
       if (!r.shapes.empty()) r.shapes += ", ";
       r.shapes += k + detail::shape_str(e.value.shape());
-      if (e.state) r.shapes += "*";
-      else if (e.frozen) r.shapes += "-";
+      if (e.state)
+        r.shapes += "*";
+      else if (e.frozen)
+        r.shapes += "-";
       r.count += e.value.size();
     }
     rows.push_back(r);
@@ -201,7 +203,8 @@ void Module::summary(std::ostream& os) const {
     ws = std::max(ws, std::min<size_t>(r.shapes.size(), 60));
   }
   os << std::left << std::setw(wp + 2) << "path" << std::setw(wd + 2) << "layer"
-     << std::setw(ws + 2) << "parameters" << "count\n";
+     << std::setw(ws + 2) << "parameters"
+     << "count\n";
   for (auto& r : rows)
     os << std::left << std::setw(wp + 2) << r.path << std::setw(wd + 2) << r.desc
        << std::setw(ws + 2) << r.shapes << r.count << "\n";

@@ -86,9 +86,8 @@ void Optimizer::set_state_arrays(const std::vector<array>& arrays) {
   size_t n = 2;
   for (const auto& [k, slots] : slots_) n += slots.size();
   if (arrays.size() != n)
-    throw std::invalid_argument("[" + name() + "::set_state_arrays] expected " +
-                                std::to_string(n) + " arrays, got " +
-                                std::to_string(arrays.size()));
+    throw std::invalid_argument("[" + name() + "::set_state_arrays] expected " + std::to_string(n) +
+                                " arrays, got " + std::to_string(arrays.size()));
   step_ = arrays[0];
   lr_ = arrays[1];
   size_t i = 2;

@@ -35,9 +35,9 @@ using nn::Params;
 
 // A learning rate: a number or a schedule (any callable array(const array& step)).
 struct LearningRate {
-  LearningRate(float v) : value(v) {}   // NOLINT: implicit
+  LearningRate(float v) : value(v) {}                       // NOLINT: implicit
   LearningRate(double v) : value(static_cast<float>(v)) {}  // NOLINT: implicit
-  LearningRate(int v) : value(static_cast<float>(v)) {}  // NOLINT: implicit
+  LearningRate(int v) : value(static_cast<float>(v)) {}     // NOLINT: implicit
   template <typename F, typename = std::enable_if_t<std::is_invocable_r_v<array, F, const array&>>>
   LearningRate(F f) : schedule(std::move(f)) {}  // NOLINT: implicit
   float value = 0.f;

@@ -13,9 +13,7 @@ array as_float(const array& step) { return astype(step, float32); }
 }  // namespace
 
 Schedule exponential_decay(float init, float decay_rate) {
-  return [=](const array& step) {
-    return power(array(decay_rate), as_float(step)) * init;
-  };
+  return [=](const array& step) { return power(array(decay_rate), as_float(step)) * init; };
 }
 
 Schedule step_decay(float init, float decay_rate, int step_size) {
@@ -54,8 +52,7 @@ Schedule join_schedules(std::vector<Schedule> schedules, std::vector<int> bounda
     throw std::invalid_argument("[join_schedules] needs at least one schedule");
   if (schedules.size() != boundaries.size() + 1)
     throw std::invalid_argument("[join_schedules] received " + std::to_string(boundaries.size()) +
-                                " boundaries but expected " +
-                                std::to_string(schedules.size() - 1));
+                                " boundaries but expected " + std::to_string(schedules.size() - 1));
   return [schedules = std::move(schedules), boundaries = std::move(boundaries)](const array& step) {
     array out = schedules[0](step);
     for (size_t i = 0; i < boundaries.size(); ++i) {

@@ -54,8 +54,8 @@ TEST(Module, LinearParametersAndInit) {
 
 TEST(Module, LinearForward) {
   nn::Linear l(3, 2);
-  l.update({{"weight", array({1.f, 2.f, 3.f, -1.f, 0.f, 1.f}, {2, 3})},
-            {"bias", array({0.5f, -0.5f})}});
+  l.update(
+      {{"weight", array({1.f, 2.f, 3.f, -1.f, 0.f, 1.f}, {2, 3})}, {"bias", array({0.5f, -0.5f})}});
   array x({1.f, 1.f, 1.f, 2.f, -1.f, 0.f}, {2, 3});
   // row 0: [6.5, -0.5], row 1: [0.5, -2.5]
   expect_close(l(x), {6.5f, -0.5f, 0.5f, -2.5f});
@@ -176,8 +176,10 @@ TEST(Activations, AgainstFormulas) {
   expect_close(nn::leaky_relu(x, 0.2f), ref([](double v) { return v > 0 ? v : 0.2 * v; }));
   expect_close(nn::elu(x), ref([](double v) { return v > 0 ? v : std::expm1(v); }));
   expect_close(nn::elu(x, 0.5f), ref([](double v) { return v > 0 ? v : 0.5 * std::expm1(v); }));
-  expect_close(nn::relu6(x * 3.f), ref([](double v) { return std::min(std::max(3 * v, 0.0), 6.0); }));
-  expect_close(nn::gelu(x), ref([](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }));
+  expect_close(nn::relu6(x * 3.f),
+               ref([](double v) { return std::min(std::max(3 * v, 0.0), 6.0); }));
+  expect_close(nn::gelu(x),
+               ref([](double v) { return 0.5 * v * (1 + std::erf(v / std::sqrt(2.0))); }));
   expect_close(nn::gelu_approx(x), ref([](double v) {
                  return 0.5 * v * (1 + std::tanh(std::sqrt(2 / M_PI) * (v + 0.044715 * v * v * v)));
                }));
@@ -189,7 +191,8 @@ TEST(Activations, AgainstFormulas) {
   // Layers agree with the functions.
   EXPECT_TRUE(kx::allclose(nn::GELU()(x), nn::gelu(x)).item<bool>());
   EXPECT_TRUE(kx::allclose(nn::GELU(nn::GELU::Approx::tanh)(x), nn::gelu_approx(x)).item<bool>());
-  EXPECT_TRUE(kx::allclose(nn::GELU(nn::GELU::Approx::fast)(x), nn::gelu_fast_approx(x)).item<bool>());
+  EXPECT_TRUE(
+      kx::allclose(nn::GELU(nn::GELU::Approx::fast)(x), nn::gelu_fast_approx(x)).item<bool>());
   EXPECT_TRUE(kx::allclose(nn::SiLU()(x), nn::silu(x)).item<bool>());
   EXPECT_TRUE(kx::allclose(nn::LeakyReLU(0.2f)(x), nn::leaky_relu(x, 0.2f)).item<bool>());
   EXPECT_TRUE(kx::allclose(nn::ELU()(x), nn::elu(x)).item<bool>());
@@ -205,12 +208,11 @@ TEST(Activations, Softmax) {
   std::vector<float> row{static_cast<float>(e1 / s), static_cast<float>(e2 / s),
                          static_cast<float>(e3 / s)};
   expect_close(nn::Softmax()(x), {row[0], row[1], row[2], row[0], row[1], row[2]});
-  expect_close(nn::softmax(x, 0), {static_cast<float>(1 / (1 + std::exp(-2.0))),
-                                   static_cast<float>(1 / (1 + std::exp(-2.0))),
-                                   static_cast<float>(1 / (1 + std::exp(-2.0))),
-                                   static_cast<float>(1 / (1 + std::exp(2.0))),
-                                   static_cast<float>(1 / (1 + std::exp(2.0))),
-                                   static_cast<float>(1 / (1 + std::exp(2.0)))});
+  expect_close(
+      nn::softmax(x, 0),
+      {static_cast<float>(1 / (1 + std::exp(-2.0))), static_cast<float>(1 / (1 + std::exp(-2.0))),
+       static_cast<float>(1 / (1 + std::exp(-2.0))), static_cast<float>(1 / (1 + std::exp(2.0))),
+       static_cast<float>(1 / (1 + std::exp(2.0))), static_cast<float>(1 / (1 + std::exp(2.0)))});
 }
 
 // ------------------------------------------------------------------ Dropout
@@ -224,8 +226,10 @@ TEST(Dropout, EvalIsIdentityAndTrainingScales) {
   auto v = d(x).to_vector<float>();
   int zeros = 0;
   for (float e : v) {
-    if (e == 0.f) ++zeros;
-    else EXPECT_FLOAT_EQ(e, 1.f / 0.75f);
+    if (e == 0.f)
+      ++zeros;
+    else
+      EXPECT_FLOAT_EQ(e, 1.f / 0.75f);
   }
   EXPECT_NEAR(zeros / 4000.0, 0.25, 0.03);
   // The global key advances: two calls draw different masks.
@@ -338,9 +342,8 @@ TEST(Embedding, LookupAndAsLinear) {
 namespace {
 // Naive NHWC conv2d with stride/padding/dilation/groups on float vectors.
 std::vector<float> naive_conv2d(const std::vector<float>& x, int N, int H, int W, int C,
-                                const std::vector<float>& w, int O, int KH, int KW, int sh,
-                                int sw, int ph, int pw, int dh, int dw, int groups, int& Ho,
-                                int& Wo) {
+                                const std::vector<float>& w, int O, int KH, int KW, int sh, int sw,
+                                int ph, int pw, int dh, int dw, int groups, int& Ho, int& Wo) {
   Ho = (H + 2 * ph - dh * (KH - 1) - 1) / sh + 1;
   Wo = (W + 2 * pw - dw * (KW - 1) - 1) / sw + 1;
   int cg = C / groups, og = O / groups;
@@ -374,11 +377,10 @@ TEST(Conv, Conv2dMatchesNaive) {
     auto xv = iota_vals(static_cast<size_t>(c.N) * c.H * c.W * c.C, 0.37f, 0.2f);
     auto wv = iota_vals(static_cast<size_t>(c.O) * c.K * c.K * (c.C / c.g), 0.53f, 1.1f);
     int Ho, Wo;
-    auto ref = naive_conv2d(xv, c.N, c.H, c.W, c.C, wv, c.O, c.K, c.K, c.s, c.s, c.p, c.p, c.d,
-                            c.d, c.g, Ho, Wo);
+    auto ref = naive_conv2d(xv, c.N, c.H, c.W, c.C, wv, c.O, c.K, c.K, c.s, c.s, c.p, c.p, c.d, c.d,
+                            c.g, Ho, Wo);
     nn::Conv2d conv(c.C, c.O, c.K, c.s, c.p, c.d, c.g);
-    conv.update({{"weight", array(wv, {c.O, c.K, c.K, c.C / c.g})},
-                 {"bias", kx::zeros({c.O})}});
+    conv.update({{"weight", array(wv, {c.O, c.K, c.K, c.C / c.g})}, {"bias", kx::zeros({c.O})}});
     array y = conv(array(xv, {c.N, c.H, c.W, c.C}));
     EXPECT_EQ(y.shape(), kx::Shape({c.N, Ho, Wo, c.O}));
     expect_close(y, ref, 1e-4f);
@@ -502,7 +504,8 @@ TEST(Attention, CausalMaskAndEncoderLayer) {
   EXPECT_FALSE(kx::allclose(kx::slice(y, {0, 2, 0}, {2, 3, 8}), kx::slice(y2, {0, 2, 0}, {2, 3, 8}))
                    .item<bool>());
   // Pre-norm residual structure: with zeroed linear2 and out_proj the layer is the identity.
-  layer.update({{"linear2.weight", kx::zeros({8, 16})}, {"linear2.bias", kx::zeros({8})},
+  layer.update({{"linear2.weight", kx::zeros({8, 16})},
+                {"linear2.bias", kx::zeros({8})},
                 {"attention.out_proj.weight", kx::zeros({8, 8})}});
   EXPECT_TRUE(kx::allclose(layer(x, m), x).item<bool>());
   nn::TransformerEncoder enc(2, 8, 2);
@@ -554,8 +557,8 @@ TEST(Losses, BinaryCrossEntropy) {
   array logits({0.105361f, 0.223144f, 1.20397f, 0.916291f});
   array targets({0, 0, 1, 1});
   expect_close(L::binary_cross_entropy(logits, targets), {0.5392455f});
-  expect_close(L::binary_cross_entropy(logits, targets, {.with_logits = true,
-                                                         .reduction = L::Reduction::mean}),
+  expect_close(L::binary_cross_entropy(logits, targets,
+                                       {.with_logits = true, .reduction = L::Reduction::mean}),
                {0.5392455f});
   array probs({0.1f, 0.1f, 0.4f, 0.4f});
   expect_close(L::binary_cross_entropy(probs, targets, {.with_logits = false}), {0.5108256f});
@@ -567,7 +570,8 @@ TEST(Losses, BinaryCrossEntropy) {
                                        {.with_logits = false, .reduction = L::Reduction::sum}),
                {200.f});
   expect_close(L::binary_cross_entropy(probs, targets,
-                                       {.with_logits = false, .reduction = L::Reduction::none,
+                                       {.with_logits = false,
+                                        .reduction = L::Reduction::none,
                                         .weights = array({0.f, 0.f, 0.f, 2.f})}),
                {0, 0, 0, static_cast<float>(-2 * std::log(0.4))});
   EXPECT_THROW(L::binary_cross_entropy(logits, array({0, 1})), std::invalid_argument);
@@ -616,10 +620,10 @@ TEST(Losses, NllAndKl) {
 }
 
 // ------------------------------------------------------------------ gradients (checker)
-#include "grad_check.h"
-
 #include <algorithm>
 #include <random>
+
+#include "grad_check.h"
 
 namespace {
 
@@ -680,9 +684,9 @@ TEST(Grads, LinearAndActivations) {
   EXPECT_TRUE(check_module(mlp, x));
   // Piecewise activations away from their kinks.
   array xs({-2.f, -0.7f, -0.3f, 0.4f, 0.9f, 2.5f});
-  for (nn::Module* m : std::initializer_list<nn::Module*>{
-           new nn::ReLU(), new nn::LeakyReLU(0.1f), new nn::ELU(0.7f), new nn::ReLU6(),
-           new nn::Softplus()}) {
+  for (nn::Module* m :
+       std::initializer_list<nn::Module*>{new nn::ReLU(), new nn::LeakyReLU(0.1f),
+                                          new nn::ELU(0.7f), new nn::ReLU6(), new nn::Softplus()}) {
     EXPECT_TRUE(check_module(*m, xs * 2.f)) << m->name();
     delete m;
   }
@@ -692,7 +696,8 @@ TEST(Grads, Norms) {
   kx::random::seed(22);
   array x = array(iota_vals(4 * 5, 0.77f, 0.1f), {4, 5}) * 2.f;
   nn::LayerNorm ln(5);
-  ln.update({{"weight", array(iota_vals(5, 1.3f, 0.2f), {5})}, {"bias", array(iota_vals(5, 0.4f, 0.f), {5})}});
+  ln.update({{"weight", array(iota_vals(5, 1.3f, 0.2f), {5})},
+             {"bias", array(iota_vals(5, 0.4f, 0.f), {5})}});
   EXPECT_TRUE(check_module(ln, x));
   nn::RMSNorm rms(5);
   rms.update({{"weight", array(iota_vals(5, 1.1f, 0.5f), {5})}});
@@ -756,33 +761,39 @@ TEST(Grads, Losses) {
     return [fn](const std::vector<array>& a) { return std::vector<array>{fn(a[0], a[1])}; };
   };
   EXPECT_TRUE(check_grads(
-      [&](const array& z) { return L::cross_entropy(z, idx, {.label_smoothing = 0.2f}); },
-      logits));
+      [&](const array& z) { return L::cross_entropy(z, idx, {.label_smoothing = 0.2f}); }, logits));
   EXPECT_TRUE(check_grads(f2([](const array& z, const array& t) {
                             return L::cross_entropy(z, t, {.reduction = L::Reduction::mean});
                           }),
                           {logits, probs}));
-  array bl = kx::flatten(logits), bt = array(std::vector<float>{0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0}, {12});
+  array bl = kx::flatten(logits),
+        bt = array(std::vector<float>{0, 1, 1, 0, 1, 0, 0, 1, 1, 1, 0, 0}, {12});
   EXPECT_TRUE(check_grads([&](const array& z) { return L::binary_cross_entropy(z, bt); }, bl));
   array bp = kx::sigmoid(bl);
   EXPECT_TRUE(check_grads(
       [&](const array& p) {
-        return L::binary_cross_entropy(p, bt, {.with_logits = false, .reduction = L::Reduction::sum});
+        return L::binary_cross_entropy(p, bt,
+                                       {.with_logits = false, .reduction = L::Reduction::sum});
       },
       bp, {.eps = 1e-3}));
-  array p = array({1.f, 2.f, -1.5f, 0.3f, 0.8f, -2.f}), t = array({0.5f, 2.3f, 1.f, -0.2f, 0.6f, -0.5f});
-  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::mse_loss(a, b); }), {p, t}));
-  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::l1_loss(a, b); }), {p, t}));
-  EXPECT_TRUE(check_grads(
-      f2([](const array& a, const array& b) { return L::huber_loss(a, b, 1.f, L::Reduction::sum); }),
-      {p, t}));
-  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) { return L::smooth_l1_loss(a, b); }),
+  array p = array({1.f, 2.f, -1.5f, 0.3f, 0.8f, -2.f}),
+        t = array({0.5f, 2.3f, 1.f, -0.2f, 0.6f, -0.5f});
+  EXPECT_TRUE(
+      check_grads(f2([](const array& a, const array& b) { return L::mse_loss(a, b); }), {p, t}));
+  EXPECT_TRUE(
+      check_grads(f2([](const array& a, const array& b) { return L::l1_loss(a, b); }), {p, t}));
+  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) {
+                            return L::huber_loss(a, b, 1.f, L::Reduction::sum);
+                          }),
                           {p, t}));
+  EXPECT_TRUE(check_grads(
+      f2([](const array& a, const array& b) { return L::smooth_l1_loss(a, b); }), {p, t}));
   array lp = kx::log_softmax(logits, -1), lq = kx::log(probs);
   EXPECT_TRUE(check_grads([&](const array& z) { return L::nll_loss(z, idx); }, lp));
-  EXPECT_TRUE(check_grads(
-      f2([](const array& a, const array& b) { return L::kl_div_loss(a, b, -1, L::Reduction::mean); }),
-      {lp, lq}));
+  EXPECT_TRUE(check_grads(f2([](const array& a, const array& b) {
+                            return L::kl_div_loss(a, b, -1, L::Reduction::mean);
+                          }),
+                          {lp, lq}));
 }
 
 // ------------------------------------------------------------------ nn::value_and_grad

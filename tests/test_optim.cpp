@@ -18,8 +18,8 @@ using kx::array;
 namespace {
 
 const std::vector<float> kW0{0.5f, -1.5f, 2.f};
-const std::vector<std::vector<float>> kGrads{{0.1f, -0.2f, 0.3f}, {-0.4f, 0.5f, 0.25f},
-                                             {0.3f, 0.1f, -0.6f}};
+const std::vector<std::vector<float>> kGrads{
+    {0.1f, -0.2f, 0.3f}, {-0.4f, 0.5f, 0.25f}, {0.3f, 0.1f, -0.6f}};
 
 // Runs 3 steps of `opt` on w from kW0 with kGrads and compares with `ref`, a per-element
 // scalar reference (w, g, t (1-based), state) -> new w.
@@ -88,13 +88,17 @@ TEST(Adam, NoBiasCorrection) {
 
 TEST(Adam, BiasCorrection) {
   optim::Adam opt(0.01f, {0.8f, 0.99f}, 1e-6f, true);
-  check_three_steps(opt, [](double w, double g, int t, auto& s) {
-    double &m = slot(s, 0), &v = slot(s, 1);
-    m = 0.8 * m + 0.2 * g;
-    v = 0.99 * v + 0.01 * g * g;
-    double mh = m / (1 - std::pow(0.8, t)), vh = std::sqrt(v) / std::sqrt(1 - std::pow(0.99, t));
-    return w - 0.01 * mh / (vh + 1e-6);
-  }, 2e-6);
+  check_three_steps(
+      opt,
+      [](double w, double g, int t, auto& s) {
+        double &m = slot(s, 0), &v = slot(s, 1);
+        m = 0.8 * m + 0.2 * g;
+        v = 0.99 * v + 0.01 * g * g;
+        double mh = m / (1 - std::pow(0.8, t)),
+               vh = std::sqrt(v) / std::sqrt(1 - std::pow(0.99, t));
+        return w - 0.01 * mh / (vh + 1e-6);
+      },
+      2e-6);
 }
 
 TEST(AdamW, DefaultWeightDecay) {
@@ -110,23 +114,30 @@ TEST(AdamW, DefaultWeightDecay) {
 
 TEST(AdamW, BiasCorrectionAndDecay) {
   optim::AdamW opt(0.02f, {0.9f, 0.999f}, 1e-8f, 0.1f, true);
-  check_three_steps(opt, [](double w, double g, int t, auto& s) {
-    double &m = slot(s, 0), &v = slot(s, 1);
-    w *= 1 - 0.02 * 0.1;
-    m = 0.9 * m + 0.1 * g;
-    v = 0.999 * v + 0.001 * g * g;
-    double mh = m / (1 - std::pow(0.9, t)), vh = std::sqrt(v) / std::sqrt(1 - std::pow(0.999, t));
-    return w - 0.02 * mh / (vh + 1e-8);
-  }, 5e-6);
+  check_three_steps(
+      opt,
+      [](double w, double g, int t, auto& s) {
+        double &m = slot(s, 0), &v = slot(s, 1);
+        w *= 1 - 0.02 * 0.1;
+        m = 0.9 * m + 0.1 * g;
+        v = 0.999 * v + 0.001 * g * g;
+        double mh = m / (1 - std::pow(0.9, t)),
+               vh = std::sqrt(v) / std::sqrt(1 - std::pow(0.999, t));
+        return w - 0.02 * mh / (vh + 1e-8);
+      },
+      5e-6);
 }
 
 TEST(RMSprop, Rule) {
   optim::RMSprop opt(0.01f);  // alpha 0.99, eps 1e-8
-  check_three_steps(opt, [](double w, double g, int, auto& s) {
-    double& v = slot(s, 0);
-    v = 0.99 * v + 0.01 * g * g;
-    return w - 0.01 * g / (std::sqrt(v) + 1e-8);
-  }, 2e-6);
+  check_three_steps(
+      opt,
+      [](double w, double g, int, auto& s) {
+        double& v = slot(s, 0);
+        v = 0.99 * v + 0.01 * g * g;
+        return w - 0.01 * g / (std::sqrt(v) + 1e-8);
+      },
+      2e-6);
 }
 
 TEST(Adagrad, Rule) {
@@ -160,8 +171,8 @@ TEST(Optimizer, StateLayoutAndStateful) {
   auto st = opt.state();
   std::vector<std::string> keys;
   for (auto& [k, v] : st) keys.push_back(k);
-  EXPECT_EQ(keys, (std::vector<std::string>{"a.w.m", "a.w.v", "b.m", "b.v", "learning_rate",
-                                            "step"}));
+  EXPECT_EQ(keys,
+            (std::vector<std::string>{"a.w.m", "a.w.v", "b.m", "b.v", "learning_rate", "step"}));
   sa = opt.state_arrays();
   ASSERT_EQ(sa.size(), 6u);
   EXPECT_TRUE(sa[2].is_same(st.at("a.w.m")));
@@ -239,9 +250,10 @@ TEST(Schedules, Values) {
   EXPECT_NEAR(at(sd, 2), 2.f, 1e-6);
   EXPECT_NEAR(at(sd, 3), 1.f, 1e-6);
   EXPECT_NEAR(at(sd, 7), 0.5f, 1e-6);
-  auto j = optim::join_schedules({optim::linear_schedule(0.f, 1.f, 2), optim::exponential_decay(1.f, 0.5f),
-                                  optim::linear_schedule(5.f, 5.f, 1)},
-                                 {2, 5});
+  auto j = optim::join_schedules(
+      {optim::linear_schedule(0.f, 1.f, 2), optim::exponential_decay(1.f, 0.5f),
+       optim::linear_schedule(5.f, 5.f, 1)},
+      {2, 5});
   std::vector<float> want{0.f, 0.5f, 1.f, 0.5f, 0.25f, 5.f, 5.f};
   for (int s = 0; s < 7; ++s) EXPECT_NEAR(at(j, s), want[s], 1e-6) << s;
   EXPECT_THROW(optim::linear_schedule(0.f, 1.f, 0), std::invalid_argument);
@@ -304,13 +316,13 @@ void compiled_matches_eager(const std::function<std::unique_ptr<optim::Optimizer
   };
   auto eager_lg = nn::value_and_grad(eager_model, loss_fn);
   auto comp_lg = nn::value_and_grad(comp_model, loss_fn);
-  kx::VectorFn step = kx::compile(
-      kx::VectorFn([&](const std::vector<array>& in) {
-        auto [loss, grads] = comp_lg(comp_model, in[0], in[1]);
-        comp_opt.update(comp_model, grads);
-        return std::vector<array>{loss};
-      }),
-      {.inputs = {&comp_model, &comp_opt}, .outputs = {&comp_model, &comp_opt}});
+  kx::VectorFn step =
+      kx::compile(kx::VectorFn([&](const std::vector<array>& in) {
+                    auto [loss, grads] = comp_lg(comp_model, in[0], in[1]);
+                    comp_opt.update(comp_model, grads);
+                    return std::vector<array>{loss};
+                  }),
+                  {.inputs = {&comp_model, &comp_opt}, .outputs = {&comp_model, &comp_opt}});
   for (int it = 0; it < 20; ++it) {
     auto [le, grads] = eager_lg(eager_model, x, y);
     eager_opt.update(eager_model, grads);

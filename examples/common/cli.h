@@ -1,6 +1,8 @@
 // Command-line flags shared by the examples: --help, --device cpu|gpu, --steps N,
 // --compile/--no-compile, --seed S, plus example-specific options. Header-only.
 #pragma once
+#include <kiln/kiln.h>
+
 #include <chrono>
 #include <cstdint>
 #include <cstdlib>
@@ -10,13 +12,12 @@
 #include <string>
 #include <vector>
 
-#include <kiln/kiln.h>
-
 namespace kiln::examples {
 
 class Cli {
  public:
-  Cli(std::string program, std::string about) : prog_(std::move(program)), about_(std::move(about)) {
+  Cli(std::string program, std::string about)
+      : prog_(std::move(program)), about_(std::move(about)) {
     flag("compile", &compile, "compile the training step (default on; --no-compile runs eagerly)");
     option("device", &device, "cpu or gpu (default: the library default, the GPU when present)");
     option("steps", &steps, "number of training steps");
@@ -37,17 +38,23 @@ class Cli {
     opts_.push_back({name, help, false,
                      [v, name](const std::string& s) {
                        try {
-                         if constexpr (std::is_same_v<T, std::string>) *v = s;
-                         else if constexpr (std::is_same_v<T, float>) *v = std::stof(s);
-                         else if constexpr (std::is_same_v<T, uint64_t>) *v = std::stoull(s);
-                         else *v = static_cast<T>(std::stol(s));
+                         if constexpr (std::is_same_v<T, std::string>)
+                           *v = s;
+                         else if constexpr (std::is_same_v<T, float>)
+                           *v = std::stof(s);
+                         else if constexpr (std::is_same_v<T, uint64_t>)
+                           *v = std::stoull(s);
+                         else
+                           *v = static_cast<T>(std::stol(s));
                        } catch (const std::exception&) {
                          throw std::invalid_argument("bad value '" + s + "' for --" + name);
                        }
                      },
                      [v] {
-                       if constexpr (std::is_same_v<T, std::string>) return *v;
-                       else return std::to_string(*v);
+                       if constexpr (std::is_same_v<T, std::string>)
+                         return *v;
+                       else
+                         return std::to_string(*v);
                      }});
   }
 
@@ -108,8 +115,8 @@ class Cli {
     os << "usage: " << prog_ << " [flags]\n\n" << about_ << "\n\nflags:\n";
     for (auto& o : opts_) {
       std::string n = o.is_flag ? "--" + o.name + " / --no-" + o.name : "--" + o.name + " V";
-      os << "  " << n << std::string(n.size() < 26 ? 26 - n.size() : 1, ' ') << o.help
-         << " [" << o.get() << "]\n";
+      os << "  " << n << std::string(n.size() < 26 ? 26 - n.size() : 1, ' ') << o.help << " ["
+         << o.get() << "]\n";
     }
     os << "  --help                    this text\n";
   }

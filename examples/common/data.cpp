@@ -127,8 +127,8 @@ void standardize(Dataset& train, Dataset& test) {
 Batches::Batches(const Dataset& data, int batch_size, const array& key)
     : data_(data), batch_size_(batch_size), key_(key) {
   if (batch_size <= 0 || batch_size > data.size())
-    throw std::invalid_argument("[Batches] batch size " + std::to_string(batch_size) +
-                                " for " + std::to_string(data.size()) + " rows");
+    throw std::invalid_argument("[Batches] batch size " + std::to_string(batch_size) + " for " +
+                                std::to_string(data.size()) + " rows");
   per_epoch_ = data.size() / batch_size;
   shuffle();
 }

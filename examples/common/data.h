@@ -1,12 +1,12 @@
 // A small data utility for the examples: numeric CSV files (plain or gzip-compressed) with the
 // label in the last column, standardisation, a shuffled train/test split and mini-batches.
 #pragma once
+#include <kiln/kiln.h>
+
 #include <cstdint>
 #include <string>
 #include <utility>
 #include <vector>
-
-#include <kiln/kiln.h>
 
 namespace kiln::examples {
 
