@@ -492,6 +492,39 @@ TEST_F(Linalg, SubspaceStepCompiledEqualsEager) {
   for (int call = 0; call < 2; ++call) EXPECT_LE(fro_diff(host(step(A, V)), eager), 1e-6);
 }
 
+// ------------------------------------------------------------------------------ GPU
+// QR/SVD have no Vulkan kernels yet: on the GPU they download, run the CPU code and hand back
+// host data that later GPU ops upload. Results must match the CPU's.
+TEST_F(Linalg, GpuMatchesCpu) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  const kx::Device gpu = kx::Device::gpu, cpu = kx::Device::cpu;
+  Mat a = cast_f32(with_spectrum(48, 20, geometric(20, 1e3), gen));
+  // produced on the GPU, so the decompositions read a device buffer
+  kx::array A = kx::multiply(device(a), kx::array(1.f), gpu);
+
+  auto [qg, rg] = la::qr(A, gpu);
+  auto [qc, rc] = la::qr(device(a), cpu);
+  EXPECT_EQ(host_vec(qg), host_vec(qc));
+  EXPECT_EQ(host_vec(rg), host_vec(rc));
+  // the host factors feed a later GPU op
+  EXPECT_LE(fro_diff(host(kx::matmul(qg, rg, gpu)), a) / fro(a), 1e-5);
+
+  auto [ug, sg, vtg] = la::svd(A, gpu);
+  auto [uc, sc, vtc] = la::svd(device(a), cpu);
+  EXPECT_EQ(host_vec(sg), host_vec(sc));
+  EXPECT_EQ(host_vec(ug), host_vec(uc));
+
+  la::TopkSvdOptions opts{.iters = 3, .key = kx::random::key(11)};
+  auto [tug, tsg, tvtg] = la::topk_svd(A, 4, opts, gpu);
+  auto [tuc, tsc, tvtc] = la::topk_svd(device(a), 4, opts, cpu);
+  auto hg = host_vec(tsg), hc = host_vec(tsc);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(hg[i], hc[i], 1e-4 * hc[0]);
+
+  kx::array V = device(cast_f32(gaussian(20, 6, gen)));
+  Mat step_gpu = host(la::subspace_step(A, V, gpu));
+  EXPECT_LE(fro_diff(step_gpu, host(la::subspace_step(device(a), V, cpu))), 1e-4);
+}
+
 // ------------------------------------------------------------------------------ errors
 TEST_F(Linalg, InvalidArguments) {
   kx::array v({1.f, 2.f});
