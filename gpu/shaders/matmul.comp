@@ -1,7 +1,9 @@
 #version 460
-// Batched C = A @ B (row-major, A (M, K), B (K, N)), float32 accumulation. Tiles of
-// 128 x 128 x 8 in shared memory; 256 threads each own an 8 x 8 block of C (rows ty + 16 i,
-// columns tx + 16 j, so shared reads are conflict-free and stores coalesce). Defines: T.
+// Batched C = A @ B (row-major, A (M, K), B (K, N)), float32 accumulation. 128 x 128 tiles
+// of C per workgroup, K in steps of 16 through shared memory (stored as vec4 so each thread
+// reads its 8 rows and 8 columns with 4 vector loads); 256 threads each own an 8 x 8 block
+// (rows 4ty..4ty+3 and 64+4ty.., columns likewise with tx). The next K tile is prefetched
+// into registers while the current one is multiplied. Defines: T.
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 layout(local_size_x = 256) in;
@@ -12,44 +14,67 @@ layout(push_constant) uniform PC {
   uint M, N, K;
 } pc;
 
-const uint BM = 128u, BN = 128u, BK = 8u;
-shared float As[BK][BM];
-shared float Bs[BK][BN];
+const uint BM = 128u, BN = 128u, BK = 16u;
+shared vec4 As[BK][BM / 4u];
+shared vec4 Bs[BK][BN / 4u];
 
 void main() {
   uint z = gl_WorkGroupID.z;
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint tid = gl_LocalInvocationID.x, tx = tid % 16u, ty = tid / 16u;
   uint a_off = z * pc.M * pc.K, b_off = z * pc.K * pc.N, c_off = z * pc.M * pc.N;
-  float acc[8][8];
-  for (uint i = 0u; i < 8u; ++i)
-    for (uint j = 0u; j < 8u; ++j) acc[i][j] = 0.0;
+  vec4 acc[8][2];
+  for (uint i = 0u; i < 8u; ++i) {
+    acc[i][0] = vec4(0.0);
+    acc[i][1] = vec4(0.0);
+  }
+  float ra[8], rb[8];
+  // global → registers for the tile starting at k0
+#define LOAD_TILE(k0)                                                                    \
+  for (uint l = 0u; l < 8u; ++l) {                                                       \
+    uint e = tid + l * 256u;                                                             \
+    uint m = e / BK, k = e % BK, gm = tile_m + m, gk = (k0) + k;                         \
+    ra[l] = (gm < pc.M && gk < pc.K) ? LD(T)(pc.a, a_off + gm * pc.K + gk) : 0.0;        \
+    uint kb = e / BN, n = e % BN, gkb = (k0) + kb, gn = tile_n + n;                      \
+    rb[l] = (gkb < pc.K && gn < pc.N) ? LD(T)(pc.b, b_off + gkb * pc.N + gn) : 0.0;      \
+  }
+#define STORE_TILE()                                                                     \
+  for (uint l = 0u; l < 8u; ++l) {                                                       \
+    uint e = tid + l * 256u;                                                             \
+    uint m = e / BK, k = e % BK;                                                         \
+    As[k][m / 4u][m % 4u] = ra[l];                                                       \
+    uint kb = e / BN, n = e % BN;                                                        \
+    Bs[kb][n / 4u][n % 4u] = rb[l];                                                      \
+  }
+  LOAD_TILE(0u)
+  STORE_TILE()
+  barrier();
   for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
-    for (uint l = 0u; l < 4u; ++l) {
-      uint e = tid + l * 256u;
-      uint m = e / BK, k = e % BK;
-      uint gm = tile_m + m, gk = k0 + k;
-      As[k][m] = (gm < pc.M && gk < pc.K) ? LD(T)(pc.a, a_off + gm * pc.K + gk) : 0.0;
-      uint kb = e / BN, n = e % BN;
-      uint gkb = k0 + kb, gn = tile_n + n;
-      Bs[kb][n] = (gkb < pc.K && gn < pc.N) ? LD(T)(pc.b, b_off + gkb * pc.N + gn) : 0.0;
-    }
-    barrier();
+    bool more = k0 + BK < pc.K;
+    if (more) { LOAD_TILE(k0 + BK) }
     for (uint kk = 0u; kk < BK; ++kk) {
-      float ar[8], br[8];
-      for (uint i = 0u; i < 8u; ++i) ar[i] = As[kk][ty + 16u * i];
-      for (uint j = 0u; j < 8u; ++j) br[j] = Bs[kk][tx + 16u * j];
-      for (uint i = 0u; i < 8u; ++i)
-        for (uint j = 0u; j < 8u; ++j) acc[i][j] = fma(ar[i], br[j], acc[i][j]);
+      vec4 a0 = As[kk][ty], a1 = As[kk][16u + ty];
+      vec4 b0 = Bs[kk][tx], b1 = Bs[kk][16u + tx];
+      for (uint i = 0u; i < 4u; ++i) {
+        acc[i][0] = fma(vec4(a0[i]), b0, acc[i][0]);
+        acc[i][1] = fma(vec4(a0[i]), b1, acc[i][1]);
+        acc[4u + i][0] = fma(vec4(a1[i]), b0, acc[4u + i][0]);
+        acc[4u + i][1] = fma(vec4(a1[i]), b1, acc[4u + i][1]);
+      }
     }
     barrier();
+    if (more) {
+      STORE_TILE()
+      barrier();
+    }
   }
   for (uint i = 0u; i < 8u; ++i) {
-    uint gm = tile_m + ty + 16u * i;
+    uint gm = tile_m + (i < 4u ? 4u * ty + i : 64u + 4u * ty + (i - 4u));
     if (gm >= pc.M) continue;
-    for (uint j = 0u; j < 8u; ++j) {
-      uint gn = tile_n + tx + 16u * j;
-      if (gn < pc.N) ST(T)(pc.c, c_off + gm * pc.N + gn, acc[i][j]);
-    }
+    for (uint h = 0u; h < 2u; ++h)
+      for (uint j = 0u; j < 4u; ++j) {
+        uint gn = tile_n + h * 64u + 4u * tx + j;
+        if (gn < pc.N) ST(T)(pc.c, c_off + gm * pc.N + gn, acc[i][h][j]);
+      }
   }
 }

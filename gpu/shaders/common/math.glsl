@@ -113,6 +113,7 @@ float k_tanh(float x) {
   float small = x + x * z * (-3.33332819e-1 + z * (1.33314422e-1 + z * (-5.37397155e-2 +
                 z * (2.06390887e-2 + z * -5.70498872e-3))));
   float res = ax < 0.55 ? small : copysign_f(big, x);
+  res = ax >= 9.0 ? copysign_f(1.0, x) : res;  // tanh rounds to +-1 in float32 there
   return isnan(x) ? x : res;
 }
 
