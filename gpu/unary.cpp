@@ -35,6 +35,9 @@ void Unary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   bool pred = out.dtype() == bool_ && in.dtype() != bool_;
   if (in.dtype() == bool_ && op_ == UnaryOp::LogicalNot) pred = true;
   std::string name = std::string(pred ? "unary_pred_" : "unary_") + dt(in.dtype());
+  // erfinv's Newton step runs in float64 where the device has it (bit-identical to the CPU)
+  if (op_ == UnaryOp::ErfInv && is_floating(in.dtype()) && Context::require().caps.float64)
+    name = std::string("unary_erfinv_") + dt(in.dtype());
   UnaryPC pc{x->address(), y->address(), static_cast<uint32_t>(out.size())};
   dispatch(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)}, pc,
            grid_1d((out.size() + kWorkgroup * 4 - 1) / (kWorkgroup * 4)), {x}, {y});

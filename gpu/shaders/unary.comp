@@ -1,6 +1,6 @@
 #version 460
 // y[i] = op(x[i]), contiguous. Defines: T (input dtype), PRED (output bool: logical_not,
-// isnan, isinf). Spec constants: 0 workgroup size, 1 op (kiln::UnaryOp).
+// isnan, isinf), KILN_F64 (erfinv refined in float64 like the CPU: the unary_erfinv_* variants). Spec constants: 0 workgroup size, 1 op (kiln::UnaryOp).
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 #include "common/math.glsl"

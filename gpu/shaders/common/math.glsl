@@ -124,6 +124,49 @@ float k_sigmoid(float x) {
   return x >= 0.0 ? pos : (isnan(x) ? x : neg);
 }
 
+#ifdef KILN_F64
+// double exp for |x| < 700: reduction by ln2 (two-part), Taylor to degree 13.
+double d_exp(double x) {
+  double n = roundEven(x * 1.4426950408889634lf);
+  double r = x - n * 6.93147180369123816490e-01lf;
+  r = r - n * 1.90821492927058770002e-10lf;
+  double p = 1.0lf / 6227020800.0lf;
+  p = p * r + 1.0lf / 479001600.0lf;
+  p = p * r + 1.0lf / 39916800.0lf;
+  p = p * r + 1.0lf / 3628800.0lf;
+  p = p * r + 1.0lf / 362880.0lf;
+  p = p * r + 1.0lf / 40320.0lf;
+  p = p * r + 1.0lf / 5040.0lf;
+  p = p * r + 1.0lf / 720.0lf;
+  p = p * r + 1.0lf / 120.0lf;
+  p = p * r + 1.0lf / 24.0lf;
+  p = p * r + 1.0lf / 6.0lf;
+  p = p * r + 0.5lf;
+  p = p * r + 1.0lf;
+  p = p * r + 1.0lf;
+  return ldexp(p, int(n));
+}
+// double erf: Maclaurin series below 2.5, continued fraction of erfc above.
+double d_erf(double x) {
+  double ax = abs(x);
+  double r;
+  if (ax < 2.5lf) {
+    double x2 = x * x, t = x, sum = x;
+    for (int n = 1; n < 80; ++n) {
+      t *= -x2 / double(n);
+      double term = t / double(2 * n + 1);
+      sum += term;
+      if (abs(term) < 1e-17lf * abs(sum)) break;
+    }
+    return 1.1283791670955126lf * sum;
+  }
+  double f = ax;
+  for (int k = 80; k >= 1; --k) f = ax + (double(k) * 0.5lf) / f;
+  r = 1.0lf - d_exp(-ax * ax) / (1.7724538509055160lf * f);
+  return x < 0.0lf ? -r : r;
+}
+#endif
+
 // Giles' single-precision erfinv, refined by one Newton step.
 float k_erfinv(float x) {
   if (x <= -1.0) return x == -1.0 ? -K_INF : K_NAN;
@@ -153,11 +196,19 @@ float k_erfinv(float x) {
     p = 1.00167406 + p * w;
     p = 2.83297682 + p * w;
   }
+#ifdef KILN_F64
+  // the CPU's Newton step in double, so results are bit-identical to it
+  double yd = double(p) * double(x);
+  double errd = d_erf(yd) - double(x);
+  yd -= errd / (1.1283791670955126lf * d_exp(-yd * yd));
+  return float(yd);
+#else
   float y = p * x;
   float err = k_erf(y) - x;
   float d = 1.1283791670955126 * k_exp(-y * y);
   if (d > 0.0 && abs(y) < 3.5) y -= err / d;
   return y;
+#endif
 }
 
 // sin/cos: Cody-Waite reduction by pi/2 (accurate for |x| up to ~1e5), minimax polynomials.
