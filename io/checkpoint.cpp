@@ -3,7 +3,6 @@
 #include <cereal/archives/portable_binary.hpp>
 #include <cereal/cereal.hpp>
 #include <istream>
-#include <new>
 #include <ostream>
 #include <streambuf>
 
@@ -312,8 +311,6 @@ TrainingState parse_payload(const uint8_t* p, size_t n, const std::string& name)
     throw;
   } catch (const cereal::Exception& e) {
     c.fail(std::string("malformed payload (") + e.what() + ")");
-  } catch (const std::bad_alloc&) {
-    c.fail("out of memory while reading");
   }
   if (buf.remaining() != 0)
     throw CheckpointError(c.where + ": " + std::to_string(buf.remaining()) +

@@ -15,6 +15,13 @@
 
 namespace kiln {
 
+namespace nn {
+class Module;
+}
+namespace optim {
+class Optimizer;
+}
+
 // Everything a checkpoint file holds, as plain data.
 struct TrainingState {
   std::map<std::string, array> parameters;       // model parameters by dotted path
@@ -38,6 +45,26 @@ struct CheckpointOptions {
   // Versions kept: 1 keeps only `path`; N > 1 also keeps `path.1` (previous) ... `path.<N-1>`.
   int keep_last = 1;
 };
+
+// What save_checkpoint stores: the model's parameters() (frozen ones and non-trainable state
+// included), the optimizer's state() (step, learning rate, per-parameter slots), the global
+// RNG key (random::state()), the step and the metadata.
+struct Checkpoint {
+  const nn::Module& model;
+  const optim::Optimizer& optimizer;
+  uint64_t step = 0;
+  std::map<std::string, std::string> metadata = {};
+};
+
+// Saves one resumable training state to `path` (crash-safe; see CheckpointOptions).
+void save_checkpoint(const std::string& path, const Checkpoint& checkpoint,
+                     const CheckpointOptions& options = {});
+// Restores what save_checkpoint stored into `model`, `optimizer` and random::state(), and
+// returns the step and metadata. The file is validated completely against the model (every
+// parameter by name, shape and dtype) and the optimizer (its class, its slots) before
+// anything is changed; on any problem nothing is changed and kiln::CheckpointError is thrown.
+CheckpointInfo load_checkpoint(const std::string& path, nn::Module& model,
+                               optim::Optimizer& optimizer);
 
 // Writes a training state to `path` (crash-safe: the previous file survives any crash).
 void save_training_state(const std::string& path, const TrainingState& state,

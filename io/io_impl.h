@@ -4,6 +4,7 @@
 #include <climits>
 #include <cstdint>
 #include <cstring>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -64,6 +65,13 @@ inline Shape checked_shape(const std::vector<int64_t>& dims, uint64_t* count,
   *count = n;
   return s;
 }
+
+// Compares the named arrays of a file with a model's: names missing from the file (reported
+// only when `strict`), names the model lacks (likewise), shapes, and (when `check_dtype`)
+// dtypes. Returns "" when they match, else a message naming every offending parameter.
+std::string describe_mismatch(const std::map<std::string, array>& file,
+                              const std::map<std::string, array>& model, bool strict,
+                              bool check_dtype);
 
 // An in-memory image read like a FileSource (the decode_* entry points and the tests).
 class MemSource {
