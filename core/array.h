@@ -194,19 +194,27 @@ std::string shape_str(const Shape& s);
 }  // namespace detail
 
 // ---------------- template definitions ----------------
+namespace detail {
+// Host element type a C++ value is staged as: double narrows to float (kiln has no float64,
+// dtype_of<double> is float32) and bool goes through bytes (std::vector<bool> has no data()).
+template <typename T>
+using host_t = std::conditional_t<std::is_same_v<T, double>, float,
+                                  std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>>;
+}  // namespace detail
+
 template <typename T, typename>
 array::array(T val, Dtype dtype) {
-  init_from_host(&val, dtype_of_v<T>, Shape{}, dtype);
+  detail::host_t<T> v = static_cast<detail::host_t<T>>(val);
+  init_from_host(&v, dtype_of_v<T>, Shape{}, dtype);
 }
 template <typename T>
 array::array(std::initializer_list<T> data, Dtype dtype) {
-  // bool lists go through bytes (std::vector<bool> has no data())
-  std::vector<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>> v(data.begin(), data.end());
+  std::vector<detail::host_t<T>> v(data.begin(), data.end());
   init_from_host(v.data(), dtype_of_v<T>, Shape{static_cast<int>(v.size())}, dtype);
 }
 template <typename T>
 array::array(std::initializer_list<T> data, const Shape& shape, Dtype dtype) {
-  std::vector<std::conditional_t<std::is_same_v<T, bool>, uint8_t, T>> v(data.begin(), data.end());
+  std::vector<detail::host_t<T>> v(data.begin(), data.end());
   if (v.size() != detail::shape_size(shape))
     throw std::invalid_argument("[array] " + std::to_string(v.size()) +
                                 " values cannot fill shape " + detail::shape_str(shape));
@@ -217,16 +225,21 @@ array::array(const std::vector<T>& data, const Shape& shape, Dtype dtype) {
   if (data.size() != detail::shape_size(shape))
     throw std::invalid_argument("[array] " + std::to_string(data.size()) +
                                 " values cannot fill shape " + detail::shape_str(shape));
-  if constexpr (std::is_same_v<T, bool>) {
-    std::vector<uint8_t> b(data.begin(), data.end());
-    init_from_host(b.data(), bool_, shape, dtype);
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double>) {
+    std::vector<detail::host_t<T>> b(data.begin(), data.end());
+    init_from_host(b.data(), dtype_of_v<T>, shape, dtype);
   } else {
     init_from_host(data.data(), dtype_of_v<T>, shape, dtype);
   }
 }
 template <typename T>
 array::array(const T* data, const Shape& shape, Dtype dtype) {
-  init_from_host(data, dtype_of_v<T>, shape, dtype);
+  if constexpr (std::is_same_v<T, bool> || std::is_same_v<T, double>) {
+    std::vector<detail::host_t<T>> b(data, data + detail::shape_size(shape));
+    init_from_host(b.data(), dtype_of_v<T>, shape, dtype);
+  } else {
+    init_from_host(data, dtype_of_v<T>, shape, dtype);
+  }
 }
 
 template <typename T>
@@ -241,6 +254,10 @@ T array::item() {
     uint8_t b;
     detail::convert(raw_host_ptr(), dtype(), &b, bool_, 1);
     out = b != 0;
+  } else if constexpr (std::is_same_v<T, double>) {
+    float f;
+    detail::convert(raw_host_ptr(), dtype(), &f, float32, 1);
+    out = f;
   } else {
     detail::convert(raw_host_ptr(), dtype(), &out, dtype_of_v<T>, 1);
   }
@@ -255,6 +272,10 @@ std::vector<T> array::to_vector() {
     std::vector<uint8_t> tmp(size());
     detail::convert(raw_host_ptr(), dtype(), tmp.data(), bool_, size());
     return std::vector<bool>(tmp.begin(), tmp.end());
+  } else if constexpr (std::is_same_v<T, double>) {
+    std::vector<float> tmp(size());
+    detail::convert(raw_host_ptr(), dtype(), tmp.data(), float32, size());
+    return std::vector<double>(tmp.begin(), tmp.end());
   } else {
     std::vector<T> out(size());
     detail::convert(raw_host_ptr(), dtype(), out.data(), dtype_of_v<T>, size());
