@@ -298,3 +298,40 @@ TEST(TrainingState, ForeignAndMissingFiles) {
   write_all(d.file("empty"), {});
   checkpoint_error([&] { kx::load_training_state(d.file("empty")); });
 }
+
+// A payload whose cereal records come from a newer kiln: the message names both versions.
+// Layout of the start of a payload (docs/checkpoints.md): endianness byte, training-state
+// record version (u32), parameter count (u64), name length (u64), name, array record
+// version (u32), ...
+TEST(TrainingState, NewerRecordVersionsNameBothVersions) {
+  kx::TrainingState s;
+  s.parameters["w"] = kx::ones({2});
+  auto payload = kx::detail::encode_training_state(s);
+  ASSERT_EQ(payload[0], 1);  // little endian
+  ASSERT_EQ(payload[1], 1);  // training state record version 1
+  ASSERT_EQ(payload[13], 1);  // name length 1
+  ASSERT_EQ(payload[21], 'w');
+  ASSERT_EQ(payload[22], 1);  // array record version 1
+  auto load = [](std::vector<uint8_t> p) {
+    auto img = kx::frame_container(p.data(), p.size());
+    return checkpoint_error([&] { kx::detail::decode_training_state(img.data(), img.size(), "f"); });
+  };
+  auto p = payload;
+  p[1] = 3;
+  auto m = load(p);
+  EXPECT_NE(m.find("training state record version 3"), std::string::npos) << m;
+  EXPECT_NE(m.find("up to version 1"), std::string::npos) << m;
+  p = payload;
+  p[22] = 2;
+  m = load(p);
+  EXPECT_NE(m.find("array record version 2"), std::string::npos) << m;
+  EXPECT_NE(m.find("parameter 'w'"), std::string::npos) << m;
+  // Unknown dtype code and a byte count that disagrees with the shape.
+  p = payload;
+  p[26] = 99;
+  EXPECT_NE(load(p).find("unknown dtype code 99"), std::string::npos);
+  p = payload;
+  p[39] = 9;  // byte count 8 -> 9
+  m = load(p);
+  EXPECT_NE(m.find("holds 9 bytes"), std::string::npos) << m;
+}
