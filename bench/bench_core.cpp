@@ -121,6 +121,31 @@ int main(int argc, char** argv) {
   results.push_back({"sum_f32", sum_med, sum_best, sum_bw, "GB/s",
                      std::to_string(sum_bw / memcpy_bw * 100).substr(0, 5) + "% of memcpy"});
 
+  // informational rows (no target): other common eager paths, same bandwidth convention
+  auto bw_row = [&](const char* name, double traffic, const std::function<kx::array()>& f,
+                    const char* what) {
+    auto [med, best] = time_it(o.reps, [&] {
+      kx::array r = f();
+      r.eval();
+      sink += static_cast<float>(r.nbytes());
+    });
+    double bw = traffic / med / 1e9;
+    results.push_back({name, med, best, bw, "GB/s",
+                       std::string(what) + ", " + std::to_string(bw / memcpy_bw * 100).substr(0, 5) +
+                           "% of memcpy"});
+  };
+  int side = 1;
+  while (static_cast<size_t>(side) * side * 4 <= o.n) side *= 2;  // 4096 for 16M
+  kx::array sq = kx::reshape(a, {side, side});
+  kx::array row = kx::random::uniform({side}, kx::float32, kx::random::key(5));
+  kx::eval(sq, row);
+  bw_row("exp_f32", 2 * bytes, [&] { return kx::exp(a); }, "16M");
+  bw_row("add_row_bcast", 2 * bytes, [&] { return kx::add(sq, row); }, "(n,n)+(n,)");
+  bw_row("sum_axis0", bytes, [&] { return kx::sum(sq, 0); }, "(n,n)->(n,)");
+  bw_row("sum_axis1", bytes, [&] { return kx::sum(sq, 1); }, "(n,n)->(n,)");
+  bw_row("transpose", 2 * bytes, [&] { return kx::transpose(sq); }, "(n,n)");
+  bw_row("softmax_rows", 2 * bytes, [&] { return kx::softmax(sq, -1); }, "(n,n) axis -1");
+
   kx::array ma = kx::random::normal({o.mm, o.mm}, kx::float32, 0.f, 1.f, kx::random::key(3));
   kx::array mb = kx::random::normal({o.mm, o.mm}, kx::float32, 0.f, 1.f, kx::random::key(4));
   kx::eval(ma, mb);
@@ -136,7 +161,7 @@ int main(int argc, char** argv) {
   std::printf("kiln-bench-core: n=%zu mm=%d reps=%d threads=%s\n", o.n, o.mm, o.reps,
               std::getenv("KILN_CPU_THREADS") ? std::getenv("KILN_CPU_THREADS") : "all");
   for (auto& r : results)
-    std::printf("%-11s median %9.3f ms  best %9.3f ms  %8.1f %-7s %s\n", r.name.c_str(),
+    std::printf("%-13s median %9.3f ms  best %9.3f ms  %8.1f %-7s %s\n", r.name.c_str(),
                 r.median_s * 1e3, r.best_s * 1e3, r.value, r.unit.c_str(), r.note.c_str());
   if (!o.csv.empty()) {
     std::ofstream f(o.csv);

@@ -35,19 +35,27 @@ class Pool {
     for (auto& t : workers_) t.join();
   }
   int size() const { return n_; }
+  // Runs f(0..chunks-1); the caller takes chunks too, so with more chunks than threads a
+  // thread that is slowed down (a busy core) just ends up doing fewer of them.
   void run(int chunks, const std::function<void(int)>& f) {
     std::unique_lock<std::mutex> call(call_m_);  // one parallel region at a time
     {
       std::lock_guard<std::mutex> lk(m_);
       job_ = &f;
       chunks_ = chunks;
-      next_ = 1;
-      pending_ = chunks - 1;
+      next_ = 0;
+      pending_ = chunks;
       ++gen_;
     }
     cv_.notify_all();
-    f(0);
     std::unique_lock<std::mutex> lk(m_);
+    while (next_ < chunks_) {
+      int c = next_++;
+      lk.unlock();
+      f(c);
+      lk.lock();
+      --pending_;
+    }
     done_cv_.wait(lk, [&] { return pending_ == 0; });
     job_ = nullptr;
   }
@@ -95,7 +103,8 @@ void parallel_for(size_t n, size_t min_per_thread, const std::function<void(size
     f(0, n);
     return;
   }
-  int chunks = static_cast<int>(std::min<size_t>(t, n / min_per_thread));
+  // up to 4 chunks per thread for load balance, each at least min_per_thread long
+  int chunks = static_cast<int>(std::min<size_t>(4 * static_cast<size_t>(t), n / min_per_thread));
   size_t per = (n + chunks - 1) / chunks;
   std::function<void(int)> job = [&](int c) {
     size_t b = c * per, e = std::min(n, b + per);

@@ -84,10 +84,14 @@ KILN_FM_INLINE float sigmoid(float x) {
   return x >= 0.0f ? pos : (x != x ? x : neg);
 }
 
-// log: reduce to m in [sqrt(.5), sqrt(2)), log(m) by atanh series.
+// log: reduce to m in [sqrt(.5), sqrt(2)), log(m) by atanh series. Subnormals are scaled
+// by 2^23 first; zero, negatives, inf and NaN are selected at the end (no calls, so the
+// loop vectorizes).
 KILN_FM_INLINE float log(float x) {
-  uint32_t u = as_uint(x);
-  int32_t e = static_cast<int32_t>((u >> 23) & 0xff) - 127;
+  bool sub = x < 1.17549435e-38f;
+  float xs = sub ? x * 8388608.0f : x;
+  uint32_t u = as_uint(xs);
+  int32_t e = static_cast<int32_t>((u >> 23) & 0xff) - (sub ? 150 : 127);
   float m = as_float((u & 0x7fffffu) | 0x3f800000u);
   bool big = m > 1.41421356f;
   m = big ? m * 0.5f : m;
@@ -97,8 +101,10 @@ KILN_FM_INLINE float log(float x) {
   float p = f2 * (0.6666666666f + f2 * (0.4000000598f + f2 * (0.2857142874f +
             f2 * (0.2222219843f + f2 * (0.1818357216f + f2 * 0.1531383769f)))));
   float r = 2.0f * f + f * p + static_cast<float>(e) * 0.693147180559945f;
-  bool normal = x >= 1.17549435e-38f && x < INFINITY;
-  return normal ? r : std::log(x);
+  r = x == 0.0f ? -INFINITY : r;
+  r = x < 0.0f ? NAN : r;
+  r = x == INFINITY ? INFINITY : r;
+  return x != x ? x : r;
 }
 
 }  // namespace kiln::cpu::fm

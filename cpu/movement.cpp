@@ -1,5 +1,6 @@
 // eval_cpu of movement primitives: Broadcast, Reshape, Flatten, Transpose, Slice,
 // SliceUpdate, Concatenate. All produce contiguous outputs through one strided copy.
+#include <algorithm>
 #include <cstring>
 
 #include "../core/primitives.h"
@@ -9,6 +10,64 @@ namespace kiln {
 
 namespace cpu {
 // dst (strides dst_st, offset dst_off) <- src (strides src_st, offset src_off) over `shape`.
+namespace {
+// A transposing copy (the destination's inner axis is strided in the source, and some outer
+// axis p is contiguous in the source) done in square tiles over (p, inner), so both sides
+// touch a few cache lines per tile instead of one line per element.
+template <typename U>
+bool copy_transposed(const U* s, U* d, const StridedLoop<2>& loop) {
+  int nd = static_cast<int>(loop.shape.size());
+  const Strides &ss = loop.strides[0], &ds = loop.strides[1];
+  if (nd < 2 || ds[nd - 1] != 1 || ss[nd - 1] == 1 || ss[nd - 1] == 0 ||
+      loop.shape[nd - 1] < 16)
+    return false;
+  int p = -1;
+  for (int k = nd - 2; k >= 0; --k)
+    if (ss[k] == 1 && loop.shape[k] >= 16) {
+      p = k;
+      break;
+    }
+  if (p < 0) return false;
+  constexpr int kTile = 32;
+  const int ni = loop.shape[p], nj = loop.shape[nd - 1];
+  const int64_t ssi = ss[p], ssj = ss[nd - 1], dsi = ds[p];
+  // outer axes: all but p and the inner one
+  std::vector<int> outer;
+  size_t n_outer = 1;
+  for (int k = 0; k < nd - 1; ++k)
+    if (k != p) {
+      outer.push_back(k);
+      n_outer *= loop.shape[k];
+    }
+  size_t i_tiles = (ni + kTile - 1) / kTile;
+  size_t jobs = n_outer * i_tiles;
+  size_t grain = std::max<size_t>(1, (size_t(1) << 16) / (size_t(kTile) * nj));
+  parallel_for(jobs, grain, [&](size_t j0, size_t j1) {
+    for (size_t job = j0; job < j1; ++job) {
+      size_t o = job / i_tiles, it = job % i_tiles;
+      int64_t so = 0, dof = 0;
+      for (int k = static_cast<int>(outer.size()) - 1; k >= 0; --k) {
+        int ax = outer[k];
+        int64_t idx = static_cast<int64_t>(o % loop.shape[ax]);
+        o /= loop.shape[ax];
+        so += idx * ss[ax];
+        dof += idx * ds[ax];
+      }
+      int i0 = static_cast<int>(it) * kTile, i1 = std::min(ni, i0 + kTile);
+      for (int jb = 0; jb < nj; jb += kTile) {
+        int jb1 = std::min(nj, jb + kTile);
+        for (int i = i0; i < i1; ++i) {
+          const U* sp = s + so + i * ssi;
+          U* dp = d + dof + i * dsi;
+          for (int j = jb; j < jb1; ++j) dp[j] = sp[j * ssj];
+        }
+      }
+    }
+  });
+  return true;
+}
+}  // namespace
+
 void copy_strided(const char* src, int64_t src_off, const Strides& src_st, char* dst,
                   int64_t dst_off, const Strides& dst_st, const Shape& shape, size_t itemsize) {
   size_t total = 1;
@@ -19,6 +78,7 @@ void copy_strided(const char* src, int64_t src_off, const Strides& src_st, char*
     using U = decltype(tag);
     const U* s = reinterpret_cast<const U*>(src) + src_off;
     U* d = reinterpret_cast<U*>(dst) + dst_off;
+    if (total >= 4096 && copy_transposed(s, d, loop)) return;
     size_t grain = std::max<size_t>(1, (1 << 16) / std::max(1, loop.shape.back()));
     parallel_for(loop.rows(), grain, [&](size_t r0, size_t r1) {
       loop.run(r0, r1, [&](const std::array<int64_t, 2>& off, int n,

@@ -99,40 +99,103 @@ struct MinOp {
   }
 };
 
+// Float sums accumulate 32 lanes per block of 4096 (independent vector chains), blocks in
+// double: fast and accurate. Other reductions fold in their accumulator type.
+template <typename T, typename Op>
+constexpr bool kDoubleSum = std::is_same_v<Op, SumOp<acc_t<T>>> && std::is_same_v<acc_t<T>, float>;
+
+template <typename T, typename Op>
+auto reduce_range(const T* p, size_t n) {
+  using A = acc_t<T>;
+  if constexpr (kDoubleSum<T, Op>) {
+    double total = 0;
+    for (size_t b = 0; b < n; b += 4096) {
+      size_t e = std::min(n, b + 4096);
+      float lanes[32] = {};
+      size_t i = b;
+      for (; i + 32 <= e; i += 32)
+        for (int l = 0; l < 32; ++l) lanes[l] += static_cast<float>(p[i + l]);
+      float part = 0;
+      for (; i < e; ++i) part += static_cast<float>(p[i]);
+      for (int l = 0; l < 32; ++l) part += lanes[l];
+      total += part;
+    }
+    return total;
+  } else {
+    A acc = Op::init();
+    for (size_t i = 0; i < n; ++i) acc = Op::apply(acc, static_cast<A>(p[i]));
+    return acc;
+  }
+}
+
 template <typename T, typename Op>
 void reduce_typed(const T* x, T* y, ORI r) {
   using A = acc_t<T>;
+  constexpr size_t kGrain = 1 << 15;
   if (r.I == 1) {
-    cpu::parallel_for(r.O, std::max<size_t>(1, (1 << 15) / std::max<size_t>(r.R, 1)),
-                      [&](size_t o0, size_t o1) {
-      for (size_t o = o0; o < o1; ++o) {
+    size_t nt = cpu::num_threads();
+    if (nt > 1 && r.O < nt && r.R >= 2 * kGrain) {
+      // few long rows: split each row into parts reduced in parallel, then combined in
+      // order (the parts do not depend on the thread count, so neither does the result)
+      for (size_t o = 0; o < r.O; ++o) {
         const T* p = x + o * r.R;
-        if constexpr (std::is_same_v<Op, SumOp<A>> && std::is_same_v<A, float>) {
-          // 8 lanes per block of 4096, blocks accumulated in double: fast and accurate
-          double total = 0;
-          for (size_t b = 0; b < r.R; b += 4096) {
-            size_t e = std::min(r.R, b + 4096);
-            float lanes[8] = {0, 0, 0, 0, 0, 0, 0, 0};
-            size_t i = b;
-            for (; i + 8 <= e; i += 8)
-              for (int l = 0; l < 8; ++l) lanes[l] += static_cast<float>(p[i + l]);
-            float part = 0;
-            for (; i < e; ++i) part += static_cast<float>(p[i]);
-            for (int l = 0; l < 8; ++l) part += lanes[l];
-            total += part;
+        size_t chunks = std::min<size_t>(16, r.R / kGrain);
+        size_t per = (r.R + chunks - 1) / chunks;
+        using Part = decltype(reduce_range<T, Op>(p, 0));
+        std::vector<Part> parts(chunks);
+        cpu::parallel_for(chunks, 1, [&](size_t c0, size_t c1) {
+          for (size_t c = c0; c < c1; ++c) {
+            size_t b = c * per, e = std::min(r.R, b + per);
+            parts[c] = reduce_range<T, Op>(p + b, e - b);
           }
-          y[o] = T(static_cast<float>(total));
-        } else {
-          A acc = Op::init();
-          for (size_t i = 0; i < r.R; ++i) acc = Op::apply(acc, static_cast<A>(p[i]));
-          y[o] = static_cast<T>(acc);
+        });
+        Part acc = parts[0];
+        for (size_t c = 1; c < chunks; ++c) {
+          if constexpr (kDoubleSum<T, Op>) acc += parts[c];
+          else acc = Op::apply(acc, parts[c]);
         }
+        y[o] = static_cast<T>(static_cast<A>(acc));
       }
+      return;
+    }
+    cpu::parallel_for(r.O, std::max<size_t>(1, kGrain / std::max<size_t>(r.R, 1)),
+                      [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; ++o)
+        y[o] = static_cast<T>(static_cast<A>(reduce_range<T, Op>(x + o * r.R, r.R)));
     });
     return;
   }
   // (O, R, I) with I > 1: accumulate rows, vectorized over I
-  cpu::parallel_for(r.O * r.I, 1 << 14, [&](size_t b, size_t e) {
+  size_t nt = cpu::num_threads();
+  if (nt > 1 && r.O < nt && r.R >= 4 && r.R * r.I >= 4 * kGrain && r.I <= (size_t(1) << 18)) {
+    // few outputs blocks: split the rows into parts that each stream contiguous memory
+    // into their own accumulators (splitting columns would read short strided runs),
+    // then combine the parts in order; the part count does not depend on the thread count
+    size_t parts = std::min<size_t>({16, r.R, r.R * r.I / kGrain});
+    size_t per = (r.R + parts - 1) / parts;
+    std::vector<A> partial(parts * r.I);
+    for (size_t o = 0; o < r.O; ++o) {
+      const T* xo = x + o * r.R * r.I;
+      cpu::parallel_for(parts, 1, [&](size_t c0, size_t c1) {
+        for (size_t c = c0; c < c1; ++c) {
+          A* acc = partial.data() + c * r.I;
+          std::fill(acc, acc + r.I, Op::init());
+          for (size_t rr = c * per; rr < std::min(r.R, (c + 1) * per); ++rr) {
+            const T* p = xo + rr * r.I;
+            for (size_t i = 0; i < r.I; ++i) acc[i] = Op::apply(acc[i], static_cast<A>(p[i]));
+          }
+        }
+      });
+      for (size_t i = 0; i < r.I; ++i) {
+        A acc = partial[i];
+        for (size_t c = 1; c < parts; ++c) acc = Op::apply(acc, partial[c * r.I + i]);
+        y[o * r.I + i] = static_cast<T>(acc);
+      }
+    }
+    return;
+  }
+  cpu::parallel_for(r.O * r.I, std::max<size_t>(1, kGrain / std::max<size_t>(r.R, 1)),
+                    [&](size_t b, size_t e) {
     // work split on flattened (o, i); handle row segments
     std::vector<A> acc;
     size_t k = b;

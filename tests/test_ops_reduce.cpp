@@ -73,6 +73,44 @@ TEST(Sum, DtypesEmptyLarge) {
             std::vector<int64_t>({int64_t(3) << 40}));
 }
 
+TEST(Reduce, LargeThreadedPaths) {
+  // long single rows (split into parts) and few wide blocks (rows split into parts)
+  const int R = 1500, C = 700;
+  auto v64 = kx::remainder(kx::multiply(kx::astype(kx::arange(R * C), kx::int64), 7919), R * C);
+  auto v = kx::astype(v64, kx::int32);
+  auto f = kx::astype(v, kx::float32);  // a permutation of 0 .. R*C-1 (7919 is prime)
+  EXPECT_EQ(kx::max(f).item<float>(), float(R * C - 1));
+  EXPECT_EQ(kx::min(f).item<float>(), 0.f);
+  EXPECT_EQ(kx::argmax(f).item<uint32_t>(), kt::iv(kx::argmax(v)).at(0));
+  EXPECT_EQ(kt::lv(kx::sum(kx::astype(v, kx::int64))).at(0), int64_t(R * C) * (R * C - 1) / 2);
+  auto m = kx::reshape(f, {R, C});
+  auto mv = fv(m);
+  std::vector<float> cmax(C, -1.f), cmin(C, 1e30f), csum(C, 0.f);
+  for (int r = 0; r < R; ++r)
+    for (int c = 0; c < C; ++c) {
+      float x = mv[r * C + c];
+      cmax[c] = std::max(cmax[c], x);
+      cmin[c] = std::min(cmin[c], x);
+      csum[c] += x / 1024.f;
+    }
+  EXPECT_EQ(fv(kx::max(m, 0)), cmax);
+  EXPECT_EQ(fv(kx::min(m, 0)), cmin);
+  EXPECT_TRUE(all_close(kx::sum(kx::divide(m, kx::array(1024.f)), 0), csum, 1e-5f));
+  // a NaN deep inside a long row still propagates
+  auto withnan = kx::slice_update(kx::zeros({400000}), kx::array({NAN}), {312345}, {312346});
+  EXPECT_TRUE(std::isnan(kx::max(withnan).item<float>()));
+  EXPECT_TRUE(std::isnan(kx::sum(withnan).item<float>()));
+  auto wide = kx::reshape(withnan, {400, 1000});
+  auto colmax = fv(kx::max(wide, 0));
+  EXPECT_TRUE(std::isnan(colmax[345]));
+  EXPECT_EQ(colmax[344], 0.f);
+  // products of +-1 over a long row
+  auto signs = kx::subtract(kx::multiply(kx::remainder(kx::arange(300001), kx::array(2)),
+                                         kx::array(2)),
+                            kx::array(1));  // -1, 1, -1, ...
+  EXPECT_EQ(kx::prod(signs).item<int>(), -1);  // 150001 factors of -1
+}
+
 TEST(Reduce, ProdMaxMin) {
   auto a = kx::array({3.f, -1.f, 2.f, 5.f}, {2, 2});
   EXPECT_EQ(kx::prod(a).item<float>(), -30.f);

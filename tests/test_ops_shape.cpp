@@ -86,6 +86,40 @@ TEST(Transpose, AxesSwapMove) {
   EXPECT_EQ(bt[1], 500);
   EXPECT_EQ(bt[300 * 500 - 1], 300 * 500 - 1);
   EXPECT_EQ(bt[301], 1 + 500);
+  // every permutation of a 3-D array big enough for the tiled transposing copy
+  const int D0 = 20, D1 = 33, D2 = 40;
+  auto c3 = iota({D0, D1, D2});
+  std::vector<std::vector<int>> perms = {{0, 2, 1}, {1, 0, 2}, {1, 2, 0},
+                                         {2, 0, 1}, {2, 1, 0}};
+  for (auto& perm : perms) {
+    auto tv = iv(kx::transpose(c3, perm));
+    int dims[3] = {D0, D1, D2};
+    int os[3] = {dims[perm[0]], dims[perm[1]], dims[perm[2]]};
+    bool same = true;
+    for (int i = 0; i < os[0] && same; ++i)
+      for (int j = 0; j < os[1] && same; ++j)
+        for (int k = 0; k < os[2] && same; ++k) {
+          int src[3];
+          src[perm[0]] = i;
+          src[perm[1]] = j;
+          src[perm[2]] = k;
+          same = tv[(i * os[1] + j) * os[2] + k] == (src[0] * D1 + src[1]) * D2 + src[2];
+        }
+    EXPECT_TRUE(same) << perm[0] << perm[1] << perm[2];
+  }
+  // 2- and 8-byte elements through the tiled path, and a transposed slice
+  auto h = kx::astype(iota({50, 70}), kx::float16);
+  EXPECT_EQ(fv(kx::transpose(h)), fv(kx::transpose(kx::astype(h, kx::float32))));
+  auto l = iota({64, 48}, kx::int64);
+  auto lt = kt::lv(kx::transpose(l));
+  EXPECT_EQ(lt[1], 48);
+  EXPECT_EQ(lt[64 * 48 - 1], 64 * 48 - 1);
+  auto sl = kx::transpose(kx::slice(iota({100, 100}), {3, 2}, {97, 98}, {2, 3}));
+  auto slv = iv(sl);
+  EXPECT_EQ(sl.shape(), kx::Shape({32, 47}));
+  EXPECT_EQ(slv[0], 302);
+  EXPECT_EQ(slv[1], 502);
+  EXPECT_EQ(slv[47], 305);
   EXPECT_OP_THROWS(kx::transpose(b, {0, 1}), "transpose");
   EXPECT_OP_THROWS(kx::transpose(b, {0, 1, 1}), "transpose");
   EXPECT_OP_THROWS(kx::transpose(b, {0, 1, 3}), "transpose");
