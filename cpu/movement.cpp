@@ -2,6 +2,9 @@
 // SliceUpdate, Concatenate. All produce contiguous outputs through one strided copy.
 #include <algorithm>
 #include <cstring>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 
 #include "../core/primitives.h"
 #include "cpu_utils.h"
@@ -11,6 +14,34 @@ namespace kiln {
 namespace cpu {
 // dst (strides dst_st, offset dst_off) <- src (strides src_st, offset src_off) over `shape`.
 namespace {
+#if defined(__AVX2__)
+// dst[r * dst_stride + c] = src[c * src_stride + r] for an 8x8 block of 4-byte values.
+inline void transpose8x8(const float* src, int64_t src_stride, float* dst, int64_t dst_stride) {
+  __m256 r[8], t[8];
+  for (int k = 0; k < 8; ++k) r[k] = _mm256_loadu_ps(src + k * src_stride);
+  t[0] = _mm256_unpacklo_ps(r[0], r[1]);
+  t[1] = _mm256_unpackhi_ps(r[0], r[1]);
+  t[2] = _mm256_unpacklo_ps(r[2], r[3]);
+  t[3] = _mm256_unpackhi_ps(r[2], r[3]);
+  t[4] = _mm256_unpacklo_ps(r[4], r[5]);
+  t[5] = _mm256_unpackhi_ps(r[4], r[5]);
+  t[6] = _mm256_unpacklo_ps(r[6], r[7]);
+  t[7] = _mm256_unpackhi_ps(r[6], r[7]);
+  r[0] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(1, 0, 1, 0));
+  r[1] = _mm256_shuffle_ps(t[0], t[2], _MM_SHUFFLE(3, 2, 3, 2));
+  r[2] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(1, 0, 1, 0));
+  r[3] = _mm256_shuffle_ps(t[1], t[3], _MM_SHUFFLE(3, 2, 3, 2));
+  r[4] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(1, 0, 1, 0));
+  r[5] = _mm256_shuffle_ps(t[4], t[6], _MM_SHUFFLE(3, 2, 3, 2));
+  r[6] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(1, 0, 1, 0));
+  r[7] = _mm256_shuffle_ps(t[5], t[7], _MM_SHUFFLE(3, 2, 3, 2));
+  for (int k = 0; k < 4; ++k) {
+    _mm256_storeu_ps(dst + k * dst_stride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x20));
+    _mm256_storeu_ps(dst + (k + 4) * dst_stride, _mm256_permute2f128_ps(r[k], r[k + 4], 0x31));
+  }
+}
+#endif
+
 // A transposing copy (the destination's inner axis is strided in the source, and some outer
 // axis p is contiguous in the source) done in square tiles over (p, inner), so both sides
 // touch a few cache lines per tile instead of one line per element.
@@ -54,12 +85,33 @@ bool copy_transposed(const U* s, U* d, const StridedLoop<2>& loop) {
         dof += idx * ds[ax];
       }
       int i0 = static_cast<int>(it) * kTile, i1 = std::min(ni, i0 + kTile);
+      // through an L1-resident buffer: source runs are read whole and destination runs
+      // written whole, so power-of-two strides (every line in one cache set) cannot thrash
+      U buf[kTile][kTile];  // buf[j][i], the source layout
+      const int ti = i1 - i0;
       for (int jb = 0; jb < nj; jb += kTile) {
         int jb1 = std::min(nj, jb + kTile);
-        for (int i = i0; i < i1; ++i) {
-          const U* sp = s + so + i * ssi;
-          U* dp = d + dof + i * dsi;
-          for (int j = jb; j < jb1; ++j) dp[j] = sp[j * ssj];
+        for (int j = jb; j < jb1; ++j) {
+          const U* sp = s + so + j * ssj + i0 * ssi;
+          for (int i = 0; i < ti; ++i) buf[j - jb][i] = sp[i];
+        }
+        const int tj = jb1 - jb;
+        int i = 0;
+#if defined(__AVX2__)
+        if constexpr (sizeof(U) == 4) {
+          for (; i + 8 <= ti; i += 8) {
+            int j = 0;
+            for (; j + 8 <= tj; j += 8)
+              transpose8x8(reinterpret_cast<const float*>(&buf[j][i]), kTile,
+                           reinterpret_cast<float*>(d + dof + (i0 + i) * dsi + jb + j), dsi);
+            for (; j < tj; ++j)
+              for (int k = 0; k < 8; ++k) d[dof + (i0 + i + k) * dsi + jb + j] = buf[j][i + k];
+          }
+        }
+#endif
+        for (; i < ti; ++i) {
+          U* dp = d + dof + (i0 + i) * dsi + jb;
+          for (int j = 0; j < tj; ++j) dp[j] = buf[j][i];
         }
       }
     }
