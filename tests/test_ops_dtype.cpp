@@ -94,6 +94,12 @@ TEST(Array, ItemToVectorData) {
   EXPECT_EQ(a.to_vector<int>(), std::vector<int>({1, -2, 3}));  // truncation like a C cast
   EXPECT_EQ(a.to_vector<bool>(), std::vector<bool>({true, true, true}));
   EXPECT_EQ(kx::array(7).item<float>(), 7.f);
+  EXPECT_EQ(kx::array(2.0).item<float>(), 2.f);  // doubles narrow to float32
+  EXPECT_EQ(kx::array(1.5f).item<double>(), 1.5);
+  EXPECT_EQ(kx::array({2.5f, -3.f}).to_vector<double>(), std::vector<double>({2.5, -3.0}));
+  EXPECT_EQ(kx::array({1.0, 2.0}).to_vector<float>(), std::vector<float>({1.f, 2.f}));
+  EXPECT_EQ(kx::array(int64_t(1) << 40).item<int64_t>(), int64_t(1) << 40);
+  EXPECT_EQ(kx::array(-7).item<uint32_t>(), 4294967289u);
   EXPECT_EQ(kx::array({9}).item<int>(), 9);  // size-1 arrays of any rank
   EXPECT_EQ(kx::array(kx::float16_t(0.5f)).item<float>(), 0.5f);
   EXPECT_OP_THROWS(a.item<float>(), "item");
