@@ -49,6 +49,21 @@ array matmul(const array& a_in, const array& b_in, StreamOrDevice s) {
     throw std::invalid_argument("[matmul] batch dimensions of " + shape_str(a_in.shape()) +
                                 " and " + shape_str(b_in.shape()) + " cannot be broadcast");
   }
+  if (b.ndim() == 2 && a.ndim() > 2) {
+    // (..., M, K) @ (K, N): one (batch*M, K) @ (K, N) product instead of copying b per batch
+    int rows = static_cast<int>(a.size() / std::max(a.shape(-1), 1));
+    if (a.shape(-1) == 0) {
+      rows = 1;
+      for (int i = 0; i + 1 < a.ndim(); ++i) rows *= a.shape(i);
+    }
+    Shape out = a.shape();
+    out.back() = b.shape(-1);
+    array a2 = reshape(a, {rows, a.shape(-1)}, st);
+    array r = make({rows, b.shape(-1)}, t, std::make_shared<Matmul>(st), {a2, b});
+    r = reshape(r, out, st);
+    if (b_vec) r = squeeze(r, -1, st);
+    return r;
+  }
   Shape sa = batch, sb = batch;
   sa.push_back(a.shape(-2));
   sa.push_back(a.shape(-1));

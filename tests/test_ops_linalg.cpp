@@ -78,11 +78,17 @@ TEST(Matmul, BatchedBroadcast) {
       for (int k = 0; k < 4; ++k) ok = ok && cv[(i * 3 + j) * 4 + k] == ref[k];
     }
   EXPECT_TRUE(ok);
-  // 3-D @ 2-D broadcasts the matrix over the batch
+  // 3-D @ 2-D broadcasts the matrix over the batch (computed as one 2-D product)
   auto d = kx::matmul(fiota({4, 2, 3}), fiota({3, 5}));
   EXPECT_EQ(d.shape(), kx::Shape({4, 2, 5}));
   EXPECT_EQ(fv(kx::slice(d, {3, 1, 0}, {4, 2, 5})),
             ref_matmul({21, 22, 23}, fv(fiota({3, 5})), 1, 3, 5));
+  // 4-D with a transposed matrix operand
+  auto a4 = fiota({2, 3, 2, 4}, 0.25f);
+  auto w = kx::transpose(fiota({5, 4}, 0.5f));  // (4, 5)
+  auto e = kx::matmul(a4, w);
+  EXPECT_EQ(e.shape(), kx::Shape({2, 3, 2, 5}));
+  EXPECT_EQ(fv(e), ref_matmul(fv(a4), fv(w), 12, 4, 5));
 }
 
 TEST(Matmul, LargerAgainstReference) {
@@ -122,6 +128,10 @@ TEST(Matmul, EmptyDims) {
   EXPECT_EQ(kx::matmul(kx::zeros({0, 4}), kx::zeros({4, 3})).shape(), kx::Shape({0, 3}));
   EXPECT_EQ(kx::matmul(kx::zeros({2, 4}), kx::zeros({4, 0})).shape(), kx::Shape({2, 0}));
   EXPECT_EQ(kx::matmul(kx::zeros({0, 2, 4}), kx::zeros({4, 1})).shape(), kx::Shape({0, 2, 1}));
+  auto k0 = kx::matmul(kx::ones({2, 3, 0}), kx::ones({0, 4}));
+  EXPECT_EQ(k0.shape(), kx::Shape({2, 3, 4}));
+  EXPECT_EQ(fv(k0), std::vector<float>(24, 0.f));
+  EXPECT_EQ(kx::matmul(kx::ones({2, 0, 3}), kx::ones({3, 4})).shape(), kx::Shape({2, 0, 4}));
 }
 
 TEST(Matmul, Errors) {
