@@ -1,5 +1,6 @@
 #include "array.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <map>
 #include <mutex>
@@ -216,6 +217,26 @@ void convert_typed(const Src* s, Dst* d, size_t n) {
 void convert(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, size_t n) {
   if (src_dtype == dst_dtype) {
     std::memcpy(dst, src, n * src_dtype.size());
+    return;
+  }
+  // half <-> float32 in bulk; other conversions with a half side go through float32 blocks
+  if (src_dtype == float16 && dst_dtype == float32)
+    return half_to_float(static_cast<const float16_t*>(src), static_cast<float*>(dst), n);
+  if (src_dtype == float32 && dst_dtype == float16)
+    return float_to_half(static_cast<const float*>(src), static_cast<float16_t*>(dst), n);
+  if (src_dtype == bfloat16 && dst_dtype == float32)
+    return bhalf_to_float(static_cast<const bfloat16_t*>(src), static_cast<float*>(dst), n);
+  if (src_dtype == float32 && dst_dtype == bfloat16)
+    return float_to_bhalf(static_cast<const float*>(src), static_cast<bfloat16_t*>(dst), n);
+  bool half_side = src_dtype == float16 || src_dtype == bfloat16 || dst_dtype == float16 ||
+                   dst_dtype == bfloat16;
+  if (half_side) {
+    float buf[1024];
+    for (size_t b = 0; b < n; b += 1024) {
+      size_t m = std::min<size_t>(1024, n - b);
+      convert(static_cast<const char*>(src) + b * src_dtype.size(), src_dtype, buf, float32, m);
+      convert(buf, float32, static_cast<char*>(dst) + b * dst_dtype.size(), dst_dtype, m);
+    }
     return;
   }
   dispatch_dtype(src_dtype, [&](auto s) {

@@ -1,5 +1,9 @@
 #include "dtype.h"
 
+#if defined(__F16C__) && defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 namespace kiln {
 
 float16_t::float16_t(float f) {
@@ -75,6 +79,48 @@ bfloat16_t::operator float() const {
   std::memcpy(&f, &x, 4);
   return f;
 }
+
+namespace detail {
+
+void half_to_float(const float16_t* src, float* dst, size_t n) {
+  size_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= n; i += 8)
+    _mm256_storeu_ps(dst + i,
+                     _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src + i))));
+#endif
+  for (; i < n; ++i) dst[i] = static_cast<float>(src[i]);
+}
+
+void float_to_half(const float* src, float16_t* dst, size_t n) {
+  size_t i = 0;
+#if defined(__F16C__) && defined(__AVX__)
+  for (; i + 8 <= n; i += 8)
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst + i),
+                     _mm256_cvtps_ph(_mm256_loadu_ps(src + i), _MM_FROUND_TO_NEAREST_INT));
+#endif
+  for (; i < n; ++i) dst[i] = float16_t(src[i]);
+}
+
+void bhalf_to_float(const bfloat16_t* src, float* dst, size_t n) {
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t x = static_cast<uint32_t>(src[i].bits) << 16;
+    std::memcpy(dst + i, &x, 4);
+  }
+}
+
+void float_to_bhalf(const float* src, bfloat16_t* dst, size_t n) {
+  // the scalar constructor's rounding, written without branches so the loop vectorizes
+  for (size_t i = 0; i < n; ++i) {
+    uint32_t x;
+    std::memcpy(&x, src + i, 4);
+    uint32_t rounded = (x + 0x7fffu + ((x >> 16) & 1u)) >> 16;
+    uint32_t nan = (x >> 16) | 0x40u;
+    dst[i].bits = static_cast<uint16_t>((x & 0x7fffffffu) > 0x7f800000u ? nan : rounded);
+  }
+}
+
+}  // namespace detail
 
 Dtype promote_types(Dtype a, Dtype b) {
   if (a == b) return a;

@@ -1,5 +1,6 @@
 // Element types, their host representations and NumPy/MLX type promotion.
 #pragma once
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <ostream>
@@ -22,6 +23,15 @@ struct bfloat16_t {
   bfloat16_t(float f);  // NOLINT
   operator float() const;
 };
+
+namespace detail {
+// Bulk conversions between the half types and float32 (vectorized; F16C when available).
+// Rounding matches the scalar constructors: to nearest even, overflow to inf.
+void half_to_float(const float16_t* src, float* dst, size_t n);
+void float_to_half(const float* src, float16_t* dst, size_t n);
+void bhalf_to_float(const bfloat16_t* src, float* dst, size_t n);
+void float_to_bhalf(const float* src, bfloat16_t* dst, size_t n);
+}  // namespace detail
 
 class Dtype {
  public:

@@ -15,6 +15,11 @@ namespace {
 template <typename T>
 constexpr bool is_half_v = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
 
+inline void to_float(const float16_t* x, float* y, size_t n) { detail::half_to_float(x, y, n); }
+inline void to_float(const bfloat16_t* x, float* y, size_t n) { detail::bhalf_to_float(x, y, n); }
+inline void from_float(const float* x, float16_t* y, size_t n) { detail::float_to_half(x, y, n); }
+inline void from_float(const float* x, bfloat16_t* y, size_t n) { detail::float_to_bhalf(x, y, n); }
+
 // Inverse error function (Giles' single precision approximation, refined by one Newton step).
 float erfinv_f(float x) {
   if (x <= -1.0f) return x == -1.0f ? -INFINITY : NAN;
@@ -157,9 +162,9 @@ void unary_typed(UnaryOp op, const T* x, void* out, size_t n) {
     T* y = static_cast<T*>(out);
     for (size_t s = 0; s < n; s += 256) {
       size_t m = std::min<size_t>(256, n - s);
-      for (size_t i = 0; i < m; ++i) a[i] = static_cast<float>(x[s + i]);
+      to_float(x + s, a, m);
       unary_f32(op, a, b, m);
-      for (size_t i = 0; i < m; ++i) y[s + i] = T(b[i]);
+      from_float(b, y + s, m);
     }
   } else if constexpr (std::is_same_v<T, bool>) {
     // bool arithmetic is promoted by the ops; identity only
@@ -227,18 +232,27 @@ void binary_typed(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, v
   if constexpr (is_half_v<T>) {
     float fa[256], fb[256], fy[256];
     bool cmp = is_comparison(op);
+    // a stride-0 (scalar) operand is converted once and stays stride 0
+    auto load = [](const T* p, int64_t st, size_t s, size_t m, float* f) -> int64_t {
+      if (st == 0) {
+        f[0] = static_cast<float>(p[0]);
+        return 0;
+      }
+      if (st == 1) {
+        to_float(p + s, f, m);
+      } else {
+        for (size_t i = 0; i < m; ++i) f[i] = static_cast<float>(p[(s + i) * st]);
+      }
+      return 1;
+    };
     for (size_t s = 0; s < n; s += 256) {
       size_t m = std::min<size_t>(256, n - s);
-      for (size_t i = 0; i < m; ++i) {
-        fa[i] = static_cast<float>(a[(s + i) * sa]);
-        fb[i] = static_cast<float>(b[(s + i) * sb]);
-      }
+      int64_t fsa = load(a, sa, s, m, fa), fsb = load(b, sb, s, m, fb);
       if (cmp) {
-        binary_typed<float>(op, fa, 1, fb, 1, static_cast<uint8_t*>(out) + s, m);
+        binary_typed<float>(op, fa, fsa, fb, fsb, static_cast<uint8_t*>(out) + s, m);
       } else {
-        binary_typed<float>(op, fa, 1, fb, 1, fy, m);
-        T* y = static_cast<T*>(out) + s;
-        for (size_t i = 0; i < m; ++i) y[i] = T(fy[i]);
+        binary_typed<float>(op, fa, fsa, fb, fsb, fy, m);
+        from_float(fy, static_cast<T*>(out) + s, m);
       }
     }
     return;

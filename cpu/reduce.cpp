@@ -104,10 +104,27 @@ struct MinOp {
 template <typename T, typename Op>
 constexpr bool kDoubleSum = std::is_same_v<Op, SumOp<acc_t<T>>> && std::is_same_v<acc_t<T>, float>;
 
+template <typename T>
+constexpr bool kHalf = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
+
 template <typename T, typename Op>
 auto reduce_range(const T* p, size_t n) {
   using A = acc_t<T>;
-  if constexpr (kDoubleSum<T, Op>) {
+  if constexpr (kHalf<T>) {
+    // convert blocks to float32 in bulk and reduce those (same arithmetic, no per-element
+    // conversion calls)
+    float buf[4096];
+    using Part = decltype(reduce_range<float, Op>(buf, 0));
+    Part acc = reduce_range<float, Op>(buf, 0);
+    for (size_t b = 0; b < n; b += 4096) {
+      size_t m = std::min<size_t>(4096, n - b);
+      detail::convert(p + b, dtype_of_v<T>, buf, float32, m);
+      Part part = reduce_range<float, Op>(buf, m);
+      if constexpr (kDoubleSum<T, Op>) acc += part;
+      else acc = Op::apply(acc, part);
+    }
+    return acc;
+  } else if constexpr (kDoubleSum<T, Op>) {
     double total = 0;
     for (size_t b = 0; b < n; b += 4096) {
       size_t e = std::min(n, b + 4096);
@@ -125,6 +142,21 @@ auto reduce_range(const T* p, size_t n) {
     A acc = Op::init();
     for (size_t i = 0; i < n; ++i) acc = Op::apply(acc, static_cast<A>(p[i]));
     return acc;
+  }
+}
+
+// acc[i] = op(acc[i], p[i]) for i < m (halves converted in bulk first).
+template <typename T, typename Op>
+void fold_row(acc_t<T>* acc, const T* p, size_t m) {
+  if constexpr (kHalf<T>) {
+    float buf[1024];
+    for (size_t b = 0; b < m; b += 1024) {
+      size_t k = std::min<size_t>(1024, m - b);
+      detail::convert(p + b, dtype_of_v<T>, buf, float32, k);
+      for (size_t i = 0; i < k; ++i) acc[b + i] = Op::apply(acc[b + i], buf[i]);
+    }
+  } else {
+    for (size_t i = 0; i < m; ++i) acc[i] = Op::apply(acc[i], static_cast<acc_t<T>>(p[i]));
   }
 }
 
@@ -180,10 +212,8 @@ void reduce_typed(const T* x, T* y, ORI r) {
         for (size_t c = c0; c < c1; ++c) {
           A* acc = partial.data() + c * r.I;
           std::fill(acc, acc + r.I, Op::init());
-          for (size_t rr = c * per; rr < std::min(r.R, (c + 1) * per); ++rr) {
-            const T* p = xo + rr * r.I;
-            for (size_t i = 0; i < r.I; ++i) acc[i] = Op::apply(acc[i], static_cast<A>(p[i]));
-          }
+          for (size_t rr = c * per; rr < std::min(r.R, (c + 1) * per); ++rr)
+            fold_row<T, Op>(acc, xo + rr * r.I, r.I);
         }
       });
       for (size_t i = 0; i < r.I; ++i) {
@@ -203,10 +233,8 @@ void reduce_typed(const T* x, T* y, ORI r) {
       size_t o = k / r.I, i0 = k % r.I;
       size_t i1 = std::min(r.I, i0 + (e - k));
       acc.assign(i1 - i0, Op::init());
-      for (size_t rr = 0; rr < r.R; ++rr) {
-        const T* p = x + (o * r.R + rr) * r.I;
-        for (size_t i = i0; i < i1; ++i) acc[i - i0] = Op::apply(acc[i - i0], static_cast<A>(p[i]));
-      }
+      for (size_t rr = 0; rr < r.R; ++rr)
+        fold_row<T, Op>(acc.data(), x + (o * r.R + rr) * r.I + i0, i1 - i0);
       for (size_t i = i0; i < i1; ++i) y[o * r.I + i] = static_cast<T>(acc[i - i0]);
       k += i1 - i0;
     }

@@ -163,6 +163,50 @@ TEST(Dtype, BFloat16Conversions) {
   EXPECT_EQ(kx::bfloat16_t(1.f).bits, 0x3f80);
 }
 
+TEST(Dtype, BulkHalfConversionsMatchScalar) {
+  // the vectorized astype paths round exactly like the scalar constructors
+  std::vector<float> v = {0.f, -0.f, 1.f, -2.5f, 1.f / 3.f, 0.1f, 65504.f, 65519.f, 65520.f,
+                          1e10f, -1e10f, INFINITY, -INFINITY, 2049.f, 2051.f,
+                          std::ldexp(1.f, -24), std::ldexp(1.f, -25), std::ldexp(3.f, -26),
+                          std::ldexp(1.f, -14), std::ldexp(1.5f, -20), 1.f + std::ldexp(1.f, -8),
+                          1.f + 3 * std::ldexp(1.f, -8), 3.3895314e38f, 1e-40f, -1e-40f};
+  for (int i = 0; i < 300; ++i) v.push_back(std::ldexp(1.f + i / 300.f, i % 60 - 30) * (i % 2 ? -1 : 1));
+  auto x = kx::array(v.data(), {static_cast<int>(v.size())});
+  auto h = kx::astype(x, kx::float16);
+  auto b = kx::astype(x, kx::bfloat16);
+  const auto* hp = h.data<kx::float16_t>();
+  const auto* bp = b.data<kx::bfloat16_t>();
+  bool ok = true;
+  for (size_t i = 0; i < v.size(); ++i) {
+    if (hp[i].bits != kx::float16_t(v[i]).bits) {
+      ok = false;
+      ADD_FAILURE() << "float16 of " << v[i] << ": " << hp[i].bits << " vs "
+                    << kx::float16_t(v[i]).bits;
+    }
+    if (bp[i].bits != kx::bfloat16_t(v[i]).bits) {
+      ok = false;
+      ADD_FAILURE() << "bfloat16 of " << v[i];
+    }
+  }
+  EXPECT_TRUE(ok);
+  // back to float32 exactly
+  auto hf = fv(kx::astype(h, kx::float32)), bf = fv(kx::astype(b, kx::float32));
+  for (size_t i = 0; i < v.size(); ++i) {
+    EXPECT_EQ(hf[i], static_cast<float>(hp[i]));
+    EXPECT_EQ(bf[i], static_cast<float>(bp[i]));
+  }
+  // NaN stays NaN both ways
+  auto n = kx::astype(kx::full({17}, kx::array(NAN)), kx::float16);
+  EXPECT_TRUE(std::isnan(fv(n)[16]));
+  EXPECT_TRUE(std::isnan(fv(kx::astype(kx::full({17}, kx::array(NAN)), kx::bfloat16))[9]));
+  // half <-> half and half <-> integer go through float32
+  EXPECT_EQ(fv(kx::astype(kx::astype(x, kx::float16), kx::bfloat16))[3], -2.5f);
+  EXPECT_EQ(iv(kx::astype(kx::astype(kx::array({-3.7f, 100.f}), kx::bfloat16), kx::int32)),
+            std::vector<int>({-3, 100}));
+  EXPECT_EQ(fv(kx::astype(kx::array({int64_t(2049), int64_t(-7)}), kx::float16)),
+            std::vector<float>({2048.f, -7.f}));
+}
+
 TEST(Dtype, AstypeBetweenAllDtypes) {
   // values representable in every dtype
   std::vector<float> vals = {0, 1, 2, 7};
