@@ -229,6 +229,9 @@ void check_call(const detail::KernelSpec& spec, const KernelCall& call) {
 KernelFn kernel(std::string name, std::vector<std::string> input_names,
                 std::vector<std::string> output_names, std::string source, KernelOptions options) {
   if (name.empty()) throw std::invalid_argument("[kernel] the name is empty");
+  for (char c : name)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      throw std::invalid_argument("[kernel] the name contains a control character");
   const std::string p = prefix(name);
   if (output_names.empty()) throw std::invalid_argument(p + "needs at least one output name");
   if (source.find_first_not_of(" \t\r\n") == std::string::npos)

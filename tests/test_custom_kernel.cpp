@@ -189,6 +189,34 @@ TEST_F(CustomKernel, InitValueAndMultipleOutputs) {
   EXPECT_EQ(big.to_vector<int64_t>(), (std::vector<int64_t>{-3, -3}));
 }
 
+TEST_F(CustomKernel, EmptyGridsAndHeaderExtensions) {
+  USE_GPU();
+  // A header may enable GLSL extensions; an empty grid dispatches nothing but still gives
+  // (initialized) outputs; empty outputs are fine.
+  auto k = kg::kernel("unrolled", {"a"}, {"o", "e"}, R"(
+    uint i = thread_position_in_grid.x;
+    float acc = 0.0;
+    [[unroll]] for (int j = 0; j < 4; ++j) acc += a[4 * i + j];
+    o[i] = acc;
+  )",
+                      {.header = "#extension GL_EXT_control_flow_attributes : enable\n"});
+  array a = kx::reshape(kx::arange(0.0, 12.0, 1.0, kx::float32), {3, 4});
+  auto outs = k({.inputs = {a},
+                 .grid = {3},
+                 .threadgroup = {4},
+                 .output_shapes = {{3}, {0}},
+                 .output_dtypes = {kx::float32, kx::int32}});
+  EXPECT_EQ(outs[0].to_vector<float>(), (std::vector<float>{6, 22, 38}));
+  EXPECT_EQ(outs[1].size(), 0u);
+  outs[1].eval();
+  array none = k({.inputs = {a},
+                  .grid = {0},
+                  .output_shapes = {{3}, {0}},
+                  .output_dtypes = {kx::float32, kx::int32},
+                  .init_value = 1.f})[0];
+  EXPECT_EQ(none.to_vector<float>(), (std::vector<float>{1, 1, 1}));
+}
+
 TEST_F(CustomKernel, AtomicOutputsHistogram) {
   USE_GPU();
   auto k = kg::kernel("histogram", {"v"}, {"counts"}, R"(
@@ -441,6 +469,15 @@ TEST_F(CustomKernel, BadLaunchesAreClearErrors) {
   expect_msg([&] { kg::kernel("k", {"1x"}, {"o"}, "o[0] = 1.0;"); }, "identifier");
   expect_msg([&] { kg::kernel("k", {"x"}, {}, "x[0] = 1.0;"); }, "output");
   expect_msg([&] { kg::kernel("k", {"x"}, {"o"}, "  \n"); }, "empty");
+  expect_msg([&] { kg::kernel("a\nb", {"x"}, {"o"}, "o[0] = 1.0;"); }, "control character");
+  expect_msg(
+      [&] {
+        k({.inputs = {a},
+           .template_args = {{"xy", 1}},
+           .output_shapes = {{2}},
+           .output_dtypes = {kx::float32}});
+      },
+      "swizzle");
   expect_msg(
       [&] {
         k({.inputs = {a},
