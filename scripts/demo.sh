@@ -5,8 +5,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 bash scripts/build.sh
-if [ -x build/examples/linear_sgd ]; then
-  ./build/examples/linear_sgd "$@"
-else
-  ./build/examples/kiln_demo "$@"
-fi
+./build/examples/linear_sgd "$@"
+
