@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   auto gpu = kx::Device::gpu;
   std::printf("device %s\n", kx::gpu::device_name().c_str());
 
+  double copy_gbs = 0;
   // buffer copy (vkCmdCopyBuffer) of n float32: the reference bandwidth
   {
     size_t bytes = static_cast<size_t>(n) * 4;
@@ -62,7 +63,8 @@ int main(int argc, char** argv) {
       kx::gpu::Encoder::get().copy(src, 0, dst, 0, bytes);
       kx::gpu::Encoder::get().wait_all();
     });
-    std::printf("copy_f32 n=%lld %.1f GB/s (read+write)\n", n, 2.0 * bytes / t / 1e9);
+    copy_gbs = 2.0 * bytes / t / 1e9;
+    std::printf("copy_f32 n=%lld %.1f GB/s (read+write)\n", n, copy_gbs);
   }
   // elementwise add: 2 reads + 1 write
   {
@@ -70,9 +72,12 @@ int main(int argc, char** argv) {
     kx::array y = kx::ones({static_cast<int>(n)}, kx::float32, gpu);
     kx::eval(x, y);
     double t = best_seconds(reps, [&] { kx::add(x, y, gpu).eval(); });
-    std::printf("add_f32 n=%lld %.1f GB/s effective\n", n, 3.0 * n * 4 / t / 1e9);
+    double add_gbs = 3.0 * n * 4 / t / 1e9;
+    std::printf("add_f32 n=%lld %.1f GB/s effective (%.0f%% of copy)\n", n, add_gbs,
+                100 * add_gbs / copy_gbs);
     double ts = best_seconds(reps, [&] { kx::sum(x, false, gpu).eval(); });
-    std::printf("sum_f32 n=%lld %.1f GB/s\n", n, 1.0 * n * 4 / ts / 1e9);
+    double sum_gbs = 1.0 * n * 4 / ts / 1e9;
+    std::printf("sum_f32 n=%lld %.1f GB/s (%.0f%% of copy)\n", n, sum_gbs, 100 * sum_gbs / copy_gbs);
   }
   // matmul m^3 float32
   {
