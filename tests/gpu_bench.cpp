@@ -49,7 +49,7 @@ int main(int argc, char** argv) {
     std::printf("no Vulkan device: nothing to measure\n");
     return 0;
   }
-  auto gpu = kx::Device::gpu;
+  const kx::Device gpu(kx::Device::gpu);
   std::printf("device %s\n", kx::gpu::device_name().c_str());
 
   double copy_gbs = 0;

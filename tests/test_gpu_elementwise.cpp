@@ -196,6 +196,7 @@ TEST(GpuElementwise, Large1D) {
   size_t bad = 0;
   for (int i = 0; i < n; ++i) bad += v[i] != 2.f * static_cast<float>(i);
   EXPECT_EQ(bad, 0u);
-  EXPECT_EQ(kx::sum(kx::astype(x, kx::int64, kx::Device::gpu), false, kx::Device::gpu).item<int64_t>(),
+  const kx::Device gpu(kx::Device::gpu);
+  EXPECT_EQ(kx::sum(kx::astype(x, kx::int64, gpu), false, gpu).item<int64_t>(),
             static_cast<int64_t>(n) * (n - 1) / 2);
 }
