@@ -89,6 +89,15 @@ void Select::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
                                          cpu::broadcast_strides(a.shape(), out.shape()),
                                          cpu::broadcast_strides(b.shape(), out.shape()),
                                          out.strides()});
+  if (loop.shape.size() == 1) {  // one run (same shapes or scalars): split it
+    const auto& st = loop.strides;
+    cpu::parallel_for(out.size(), kGrain, [&](size_t b, size_t e) {
+      cpu::select_span(t, reinterpret_cast<const uint8_t*>(pc) + b * st[0][0], st[0][0],
+                       pa + b * st[1][0] * sz, st[1][0], pb + b * st[2][0] * sz, st[2][0],
+                       py + b * st[3][0] * sz, e - b);
+    });
+    return;
+  }
   size_t grain = std::max<size_t>(1, kGrain / std::max(1, loop.shape.back()));
   cpu::parallel_for(loop.rows(), grain, [&](size_t r0, size_t r1) {
     loop.run(r0, r1, [&](const std::array<int64_t, 4>& off, int n,

@@ -2,8 +2,12 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#if defined(__AVX2__)
+#include <immintrin.h>
+#endif
 #include <limits>
 #include <numeric>
+#include <utility>
 
 #include "../core/primitives.h"
 #include "cpu_utils.h"
@@ -83,7 +87,8 @@ struct MaxOp {
     else return std::numeric_limits<A>::lowest();
   }
   static A apply(A a, A b) {
-    if constexpr (std::is_floating_point_v<A>) return (b > a || b != b) ? b : a;
+    // NaN propagates; `|` (not `||`) keeps it a select the vectorizer can use
+    if constexpr (std::is_floating_point_v<A>) return ((b > a) | (b != b)) ? b : a;
     else return b > a ? b : a;
   }
 };
@@ -94,7 +99,7 @@ struct MinOp {
     else return std::numeric_limits<A>::max();
   }
   static A apply(A a, A b) {
-    if constexpr (std::is_floating_point_v<A>) return (b < a || b != b) ? b : a;
+    if constexpr (std::is_floating_point_v<A>) return ((b < a) | (b != b)) ? b : a;
     else return b < a ? b : a;
   }
 };
@@ -106,6 +111,40 @@ constexpr bool kDoubleSum = std::is_same_v<Op, SumOp<acc_t<T>>> && std::is_same_
 
 template <typename T>
 constexpr bool kHalf = std::is_same_v<T, float16_t> || std::is_same_v<T, bfloat16_t>;
+
+#if defined(__AVX2__)
+// float32 max/min of a run: vmaxps/vminps on 4 accumulators plus an unordered-compare mask,
+// so a NaN anywhere gives NaN (GCC does not vectorize the NaN-propagating select itself).
+template <bool kMax>
+float minmax_f32(const float* p, size_t n) {
+  const float init = kMax ? -INFINITY : INFINITY;
+  __m256 m[4];
+  for (auto& v : m) v = _mm256_set1_ps(init);
+  __m256 nan = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    __m256 v[4];
+    for (int k = 0; k < 4; ++k) {
+      v[k] = _mm256_loadu_ps(p + i + 8 * k);
+      m[k] = kMax ? _mm256_max_ps(m[k], v[k]) : _mm256_min_ps(m[k], v[k]);
+    }
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[0], v[1], _CMP_UNORD_Q));
+    nan = _mm256_or_ps(nan, _mm256_cmp_ps(v[2], v[3], _CMP_UNORD_Q));
+  }
+  alignas(32) float lanes[8];
+  __m256 a = kMax ? _mm256_max_ps(_mm256_max_ps(m[0], m[1]), _mm256_max_ps(m[2], m[3]))
+                  : _mm256_min_ps(_mm256_min_ps(m[0], m[1]), _mm256_min_ps(m[2], m[3]));
+  _mm256_store_ps(lanes, a);
+  bool any_nan = _mm256_movemask_ps(nan) != 0;
+  float acc = init;
+  for (float l : lanes) acc = kMax ? (l > acc ? l : acc) : (l < acc ? l : acc);
+  for (; i < n; ++i) {
+    any_nan = any_nan || p[i] != p[i];
+    acc = kMax ? (p[i] > acc ? p[i] : acc) : (p[i] < acc ? p[i] : acc);
+  }
+  return any_nan ? NAN : acc;
+}
+#endif
 
 template <typename T, typename Op>
 auto reduce_range(const T* p, size_t n) {
@@ -124,6 +163,12 @@ auto reduce_range(const T* p, size_t n) {
       else acc = Op::apply(acc, part);
     }
     return acc;
+#if defined(__AVX2__)
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, MaxOp<float>>) {
+    return minmax_f32<true>(p, n);
+  } else if constexpr (std::is_same_v<T, float> && std::is_same_v<Op, MinOp<float>>) {
+    return minmax_f32<false>(p, n);
+#endif
   } else if constexpr (kDoubleSum<T, Op>) {
     double total = 0;
     for (size_t b = 0; b < n; b += 4096) {
@@ -139,8 +184,16 @@ auto reduce_range(const T* p, size_t n) {
     }
     return total;
   } else {
+    // 16 independent lanes: elementwise selects over the lanes vectorize, a single chain
+    // does not
+    A lanes[16];
+    for (auto& l : lanes) l = Op::init();
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+      for (int l = 0; l < 16; ++l) lanes[l] = Op::apply(lanes[l], static_cast<A>(p[i + l]));
     A acc = Op::init();
-    for (size_t i = 0; i < n; ++i) acc = Op::apply(acc, static_cast<A>(p[i]));
+    for (; i < n; ++i) acc = Op::apply(acc, static_cast<A>(p[i]));
+    for (int l = 0; l < 16; ++l) acc = Op::apply(acc, lanes[l]);
     return acc;
   }
 }
@@ -280,6 +333,79 @@ void Reduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   });
 }
 
+namespace {
+template <typename A>
+inline bool arg_better(A v, A best, bool is_max) {
+  bool better = is_max ? v > best : v < best;
+  if constexpr (std::is_floating_point_v<A>) better = better || (v != v && best == best);
+  return better;
+}
+
+// Index of the first max/min (first NaN if any) along R of the (O, R, I) view.
+template <typename T, typename A>
+void argreduce_typed(const T* x, uint32_t* y, ORI r, bool is_max) {
+  constexpr size_t kGrain = 1 << 15;
+  if (r.I == 1) {
+    cpu::parallel_for(r.O, std::max<size_t>(1, kGrain / std::max<size_t>(r.R, 1)),
+                      [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; ++o) {
+        const T* p = x + o * r.R;
+        uint32_t bi = 0;
+        if constexpr (!std::is_same_v<T, bool>) {
+          // the extreme value by the vectorized reduction, then its first position
+          A m = is_max ? static_cast<A>(reduce_range<T, MaxOp<A>>(p, r.R))
+                       : static_cast<A>(reduce_range<T, MinOp<A>>(p, r.R));
+          size_t k = 0;
+          if (m != m) {
+            while (k < r.R && static_cast<A>(p[k]) == static_cast<A>(p[k])) ++k;
+          } else {
+            while (k < r.R && !(static_cast<A>(p[k]) == m)) ++k;
+          }
+          bi = static_cast<uint32_t>(k < r.R ? k : 0);
+        } else {
+          A best = static_cast<A>(p[0]);
+          for (size_t k = 1; k < r.R; ++k) {
+            A v = static_cast<A>(p[k]);
+            if (arg_better(v, best, is_max)) {
+              best = v;
+              bi = static_cast<uint32_t>(k);
+            }
+          }
+        }
+        y[o] = bi;
+      }
+    });
+    return;
+  }
+  // I > 1: running rows of best values and indices over contiguous column runs
+  size_t grain = std::max<size_t>(std::min<size_t>(r.I, 1024), kGrain / std::max<size_t>(r.R, 1));
+  cpu::parallel_for(r.O * r.I, grain, [&](size_t b, size_t e) {
+    std::vector<A> best;
+    std::vector<uint32_t> idx;
+    size_t q = b;
+    while (q < e) {
+      size_t o = q / r.I, i0 = q % r.I;
+      size_t i1 = std::min(r.I, i0 + (e - q)), n = i1 - i0;
+      const T* base = x + o * r.R * r.I + i0;
+      best.resize(n);
+      idx.assign(n, 0);
+      for (size_t i = 0; i < n; ++i) best[i] = static_cast<A>(base[i]);
+      for (size_t k = 1; k < r.R; ++k) {
+        const T* p = base + k * r.I;
+        for (size_t i = 0; i < n; ++i) {
+          A v = static_cast<A>(p[i]);
+          bool better = arg_better(v, best[i], is_max);
+          best[i] = better ? v : best[i];
+          idx[i] = better ? static_cast<uint32_t>(k) : idx[i];
+        }
+      }
+      std::copy(idx.begin(), idx.end(), y + o * r.I + i0);
+      q += n;
+    }
+  });
+}
+}  // namespace
+
 void ArgReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
   array& out = outputs[0];
@@ -293,24 +419,66 @@ void ArgReduce::eval_cpu(const std::vector<array>& inputs, std::vector<array>& o
   dispatch_dtype(in.dtype(), [&](auto tag) {
     using T = decltype(tag);
     using A = std::conditional_t<std::is_same_v<T, bool>, int, acc_t<T>>;
-    const T* x = reinterpret_cast<const T*>(data);
-    for (size_t o = 0; o < r.O; ++o)
-      for (size_t i = 0; i < r.I; ++i) {
-        A best = static_cast<A>(x[o * r.R * r.I + i]);
-        uint32_t bi = 0;
-        for (size_t k = 1; k < r.R; ++k) {
-          A v = static_cast<A>(x[(o * r.R + k) * r.I + i]);
-          bool better = is_max ? v > best : v < best;
-          if constexpr (std::is_floating_point_v<A>) better = better || (v != v && best == best);
-          if (better) {
-            best = v;
-            bi = static_cast<uint32_t>(k);
-          }
-        }
-        y[o * r.I + i] = bi;
-      }
+    argreduce_typed<T, A>(reinterpret_cast<const T*>(data), y, r, is_max);
   });
 }
+
+namespace {
+// Scans along R of the (O, R, I) view. I == 1: rows in parallel; I > 1: a running row of
+// accumulators over contiguous runs of at least 1024 columns (column-at-a-time would read
+// one element per cache line).
+template <typename T, typename A, typename Op>
+void scan_typed(const T* x, T* y, ORI r, bool rev, bool incl) {
+  constexpr size_t kGrain = 1 << 15;
+  if (r.I == 1) {
+    cpu::parallel_for(r.O, std::max<size_t>(1, kGrain / std::max<size_t>(r.R, 1)),
+                      [&](size_t o0, size_t o1) {
+      for (size_t o = o0; o < o1; ++o) {
+        A acc = Op::init();
+        for (size_t kk = 0; kk < r.R; ++kk) {
+          size_t at = o * r.R + (rev ? r.R - 1 - kk : kk);
+          A v = static_cast<A>(x[at]);
+          if (incl) {
+            acc = Op::apply(acc, v);
+            y[at] = static_cast<T>(acc);
+          } else {
+            y[at] = static_cast<T>(acc);
+            acc = Op::apply(acc, v);
+          }
+        }
+      }
+    });
+    return;
+  }
+  size_t grain = std::max<size_t>(std::min<size_t>(r.I, 1024), kGrain / std::max<size_t>(r.R, 1));
+  cpu::parallel_for(r.O * r.I, grain, [&](size_t b, size_t e) {
+    std::vector<A> acc;
+    size_t k = b;
+    while (k < e) {
+      size_t o = k / r.I, i0 = k % r.I;
+      size_t i1 = std::min(r.I, i0 + (e - k)), n = i1 - i0;
+      acc.assign(n, Op::init());
+      for (size_t kk = 0; kk < r.R; ++kk) {
+        size_t row = (o * r.R + (rev ? r.R - 1 - kk : kk)) * r.I + i0;
+        const T* xp = x + row;
+        T* yp = y + row;
+        if (incl) {
+          for (size_t i = 0; i < n; ++i) {
+            acc[i] = Op::apply(acc[i], static_cast<A>(xp[i]));
+            yp[i] = static_cast<T>(acc[i]);
+          }
+        } else {
+          for (size_t i = 0; i < n; ++i) {
+            yp[i] = static_cast<T>(acc[i]);
+            acc[i] = Op::apply(acc[i], static_cast<A>(xp[i]));
+          }
+        }
+      }
+      k += n;
+    }
+  });
+}
+}  // namespace
 
 void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array& in = inputs[0];
@@ -327,38 +495,12 @@ void Scan::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
     using A = std::conditional_t<std::is_same_v<T, bool>, int, acc_t<T>>;
     const T* x = reinterpret_cast<const T*>(data);
     T* y = cpu::mdata<T>(out);
-    auto init = [&]() -> A {
-      switch (op) {
-        case ScanOp::Sum: return A(0);
-        case ScanOp::Prod: return A(1);
-        case ScanOp::Max: return MaxOp<A>::init();
-        default: return MinOp<A>::init();
-      }
-    };
-    auto apply = [&](A a, A b) -> A {
-      switch (op) {
-        case ScanOp::Sum: return a + b;
-        case ScanOp::Prod: return a * b;
-        case ScanOp::Max: return MaxOp<A>::apply(a, b);
-        default: return MinOp<A>::apply(a, b);
-      }
-    };
-    for (size_t o = 0; o < r.O; ++o)
-      for (size_t i = 0; i < r.I; ++i) {
-        A acc = init();
-        for (size_t kk = 0; kk < r.R; ++kk) {
-          size_t k = rev ? r.R - 1 - kk : kk;
-          size_t at = (o * r.R + k) * r.I + i;
-          A v = static_cast<A>(x[at]);
-          if (incl) {
-            acc = apply(acc, v);
-            y[at] = static_cast<T>(acc);
-          } else {
-            y[at] = static_cast<T>(acc);
-            acc = apply(acc, v);
-          }
-        }
-      }
+    switch (op) {
+      case ScanOp::Sum: scan_typed<T, A, SumOp<A>>(x, y, r, rev, incl); break;
+      case ScanOp::Prod: scan_typed<T, A, ProdOp<A>>(x, y, r, rev, incl); break;
+      case ScanOp::Max: scan_typed<T, A, MaxOp<A>>(x, y, r, rev, incl); break;
+      default: scan_typed<T, A, MinOp<A>>(x, y, r, rev, incl); break;
+    }
   });
 }
 
@@ -375,26 +517,32 @@ void Sort::eval_cpu(const std::vector<array>& inputs, std::vector<array>& output
     using T = decltype(tag);
     using A = std::conditional_t<std::is_same_v<T, bool>, int, acc_t<T>>;
     const T* x = reinterpret_cast<const T*>(data);
-    std::vector<uint32_t> idx(r.R);
-    std::vector<A> vals(r.R);
-    for (size_t o = 0; o < r.O; ++o)
-      for (size_t i = 0; i < r.I; ++i) {
-        for (size_t k = 0; k < r.R; ++k) vals[k] = static_cast<A>(x[(o * r.R + k) * r.I + i]);
-        std::iota(idx.begin(), idx.end(), 0u);
-        std::stable_sort(idx.begin(), idx.end(), [&](uint32_t p, uint32_t q) {
-          A u = vals[p], v = vals[q];
+    uint32_t* yi = arg ? cpu::mdata<uint32_t>(out) : nullptr;
+    T* yv = arg ? nullptr : cpu::mdata<T>(out);
+    // (value, index) pairs sorted stably, NaNs last; rows in parallel
+    size_t rows = r.O * r.I;
+    cpu::parallel_for(rows, std::max<size_t>(1, (size_t(1) << 13) / std::max<size_t>(r.R, 1)),
+                      [&](size_t q0, size_t q1) {
+      std::vector<std::pair<A, uint32_t>> v(r.R);
+      for (size_t q = q0; q < q1; ++q) {
+        size_t o = q / r.I, i = q % r.I;
+        const T* xp = x + o * r.R * r.I + i;
+        for (size_t k = 0; k < r.R; ++k)
+          v[k] = {static_cast<A>(xp[k * r.I]), static_cast<uint32_t>(k)};
+        std::stable_sort(v.begin(), v.end(), [](const auto& p, const auto& q) {
           if constexpr (std::is_floating_point_v<A>) {
-            if (v != v) return u == u;  // NaNs last
-            if (u != u) return false;
+            if (q.first != q.first) return p.first == p.first;  // NaNs last
+            if (p.first != p.first) return false;
           }
-          return u < v;
+          return p.first < q.first;
         });
+        size_t base = o * r.R * r.I + i;
         for (size_t k = 0; k < r.R; ++k) {
-          size_t at = (o * r.R + k) * r.I + i;
-          if (arg) cpu::mdata<uint32_t>(out)[at] = idx[k];
-          else cpu::mdata<T>(out)[at] = x[(o * r.R + idx[k]) * r.I + i];
+          if (arg) yi[base + k * r.I] = v[k].second;
+          else yv[base + k * r.I] = xp[v[k].second * r.I];
         }
       }
+    });
   });
 }
 

@@ -515,6 +515,13 @@ TEST(Where, SelectBroadcastPromote) {
   EXPECT_EQ(kx::where(kx::array(true), kx::array(1.f), kx::array(2.f)).ndim(), 0);
   EXPECT_EQ(kx::where(kx::zeros({0}, kx::bool_), kx::array(1), kx::array(2)).shape(),
             kx::Shape({0}));
+  // large same-shape select (split over threads)
+  auto big_i = kx::arange(200003);
+  auto big = iv(kx::where(kx::equal(kx::remainder(big_i, kx::array(3)), kx::array(0)), big_i,
+                          kx::negative(big_i)));
+  bool ok = true;
+  for (int k = 0; k < 200003 && ok; ++k) ok = big[k] == (k % 3 == 0 ? k : -k);
+  EXPECT_TRUE(ok);
   EXPECT_OP_THROWS(kx::where(kx::zeros({2}, kx::bool_), kx::zeros({3}), kx::zeros({3})), "where");
 }
 

@@ -1,5 +1,6 @@
 // Reductions and scans: sum mean var std prod max min all any argmax argmin logsumexp softmax
 // log_softmax cumsum/cumprod/cummax/cummin sort argsort.
+#include <algorithm>
 #include <limits>
 
 #include "ops_test_helpers.h"
@@ -94,6 +95,36 @@ TEST(Reduce, LargeThreadedPaths) {
       csum[c] += x / 1024.f;
     }
   EXPECT_EQ(fv(kx::max(m, 0)), cmax);
+  // arg reductions, scans and sorts over the same data, both axes
+  std::vector<uint32_t> amax0(C, 0), amin1(R, 0);
+  for (int c = 0; c < C; ++c)
+    for (int r = 1; r < R; ++r)
+      if (mv[r * C + c] > mv[amax0[c] * C + c]) amax0[c] = r;
+  for (int r = 0; r < R; ++r)
+    for (int c = 1; c < C; ++c)
+      if (mv[r * C + c] < mv[r * C + amin1[r]]) amin1[r] = c;
+  EXPECT_EQ(kt::uv(kx::argmax(m, 0)), amax0);
+  EXPECT_EQ(kt::uv(kx::argmin(m, 1)), amin1);
+  auto mi = kx::remainder(kx::astype(m, kx::int32), kx::array(5));
+  auto miv = iv(mi);
+  auto cs0 = iv(kx::cumsum(mi, 0)), cs1 = iv(kx::cumsum(mi, 1, true));
+  bool scan_ok = true;
+  std::vector<int> run(C, 0);
+  for (int r = 0; r < R && scan_ok; ++r)
+    for (int c = 0; c < C && scan_ok; ++c) scan_ok = cs0[r * C + c] == (run[c] += miv[r * C + c]);
+  for (int r = 0; r < R && scan_ok; ++r) {
+    int acc = 0;
+    for (int c = C - 1; c >= 0 && scan_ok; --c) scan_ok = cs1[r * C + c] == (acc += miv[r * C + c]);
+  }
+  EXPECT_TRUE(scan_ok);
+  auto srt = fv(kx::sort(m, 1));
+  bool sort_ok = true;
+  for (int r = 0; r < R && sort_ok; ++r) {
+    std::vector<float> row(mv.begin() + r * C, mv.begin() + (r + 1) * C);
+    std::sort(row.begin(), row.end());
+    sort_ok = std::equal(row.begin(), row.end(), srt.begin() + r * C);
+  }
+  EXPECT_TRUE(sort_ok);
   EXPECT_EQ(fv(kx::min(m, 0)), cmin);
   EXPECT_TRUE(all_close(kx::sum(kx::divide(m, kx::array(1024.f)), 0), csum, 1e-5f));
   // a NaN deep inside a long row still propagates
@@ -101,6 +132,8 @@ TEST(Reduce, LargeThreadedPaths) {
   EXPECT_TRUE(std::isnan(kx::max(withnan).item<float>()));
   EXPECT_TRUE(std::isnan(kx::sum(withnan).item<float>()));
   auto wide = kx::reshape(withnan, {400, 1000});
+  EXPECT_EQ(kx::argmax(withnan).item<uint32_t>(), 312345u);
+  EXPECT_EQ(kt::uv(kx::argmin(wide, 0))[345], 312u);
   auto colmax = fv(kx::max(wide, 0));
   EXPECT_TRUE(std::isnan(colmax[345]));
   EXPECT_EQ(colmax[344], 0.f);
