@@ -415,6 +415,12 @@ TEST(Eval, DeepGraphPartiallyEvaluated) {
 
 // ------------------------------------------------------------------ host buffer cache
 TEST(Memory, CacheReusesLargeBuffers) {
+  // the host buffer cache: evaluate on the CPU whatever the default device is
+  struct CpuDefault {
+    kx::Device prev = kx::default_device();
+    CpuDefault() { kx::set_default_device(kx::Device::cpu); }
+    ~CpuDefault() { kx::set_default_device(prev); }
+  } cpu_default;
   kx::clear_cache();
   EXPECT_EQ(kx::get_cache_memory(), 0u);
   {
