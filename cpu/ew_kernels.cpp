@@ -89,8 +89,21 @@ void unary_f32(UnaryOp op, const float* x, float* y, size_t n) {
     case UnaryOp::Log: LOOP(fm::log(v))
     case UnaryOp::Log1p: LOOP(std::log1p(v))
     case UnaryOp::Log2: LOOP(std::log2(v))
-    case UnaryOp::Sin: LOOP(std::sin(v))
-    case UnaryOp::Cos: LOOP(std::cos(v))
+    case UnaryOp::Sin:
+    case UnaryOp::Cos: {
+      bool is_sin = op == UnaryOp::Sin;
+      // a span with a large or non-finite argument (rare) goes through <cmath> whole
+      bool big = false;
+      for (size_t i = 0; i < n; ++i) big |= !(std::fabs(x[i]) <= fm::kTrigMax);
+      if (big) {
+        for (size_t i = 0; i < n; ++i) y[i] = is_sin ? std::sin(x[i]) : std::cos(x[i]);
+      } else if (is_sin) {
+        for (size_t i = 0; i < n; ++i) y[i] = fm::sin(x[i]);
+      } else {
+        for (size_t i = 0; i < n; ++i) y[i] = fm::cos(x[i]);
+      }
+      return;
+    }
     case UnaryOp::Tan: LOOP(std::tan(v))
     case UnaryOp::Tanh: LOOP(fm::tanh(v))
     case UnaryOp::Sinh: LOOP(std::sinh(v))
@@ -293,8 +306,12 @@ void binary_typed(BinaryOp op, const T* a, int64_t sa, const T* b, int64_t sb, v
           bin_loop(a, sa, b, sb, y, n, [](T u, T v) { return u < v ? u : v; });
         return;
       case BinaryOp::Power:
-        if constexpr (std::is_floating_point_v<T>)
-          bin_loop(a, sa, b, sb, y, n, [](T u, T v) { return std::pow(u, v); });
+        if constexpr (std::is_floating_point_v<T>) {
+          if (sb == 0 && b[0] == T(2))  // x**2: u*u is the correctly rounded pow(u, 2)
+            bin_loop(a, sa, b, sb, y, n, [](T u, T) { return u * u; });
+          else
+            bin_loop(a, sa, b, sb, y, n, [](T u, T v) { return std::pow(u, v); });
+        }
         else if constexpr (std::is_same_v<T, bool>)
           bin_loop(a, sa, b, sb, y, n, [](T u, T v) { return u || !v; });
         else

@@ -107,4 +107,34 @@ KILN_FM_INLINE float log(float x) {
   return x != x ? x : r;
 }
 
+// sin and cos for |x| <= kTrigMax: Cody-Waite reduction by pi/2 in three parts (exact for
+// the quadrant counts reached there), Cephes' single-precision polynomials on [-pi/4, pi/4].
+// Callers recompute larger |x| with <cmath>.
+constexpr float kTrigMax = 8192.0f;
+KILN_FM_INLINE void sincos_reduced(float x, float& s, float& c, int32_t& q) {
+  float j = (x * 0.636619772367581343f + 12582912.0f) - 12582912.0f;  // round(x * 2/pi)
+  float r = x - j * 1.5703125f;
+  r = r - j * 4.837512969970703125e-4f;
+  r = r - j * 7.54978995489188216e-8f;
+  float z = r * r;
+  s = ((-1.9515295891e-4f * z + 8.3321608736e-3f) * z - 1.6666654611e-1f) * z * r + r;
+  c = ((2.443315711809948e-5f * z - 1.388731625493765e-3f) * z + 4.166664568298827e-2f) * z * z -
+      0.5f * z + 1.0f;
+  q = static_cast<int32_t>(j) & 3;
+}
+KILN_FM_INLINE float sin(float x) {
+  float s, c;
+  int32_t q;
+  sincos_reduced(x, s, c, q);
+  float v = (q & 1) ? c : s;
+  return (q & 2) ? -v : v;
+}
+KILN_FM_INLINE float cos(float x) {
+  float s, c;
+  int32_t q;
+  sincos_reduced(x, s, c, q);
+  float v = (q & 1) ? s : c;
+  return ((q + 1) & 2) ? -v : v;
+}
+
 }  // namespace kiln::cpu::fm

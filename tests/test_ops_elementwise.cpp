@@ -145,6 +145,27 @@ TEST(Unary, Trigonometric) {
               xs);
   check_unary("cosh", [](auto& x) { return kx::cosh(x); }, [](double v) { return std::cosh(v); },
               xs);
+  // wider ranges: the reduction by pi/2 stays accurate (absolute error, as sin has zeros)
+  auto wide = sweep(-8000.f, 8000.f, 4001);
+  check_unary("sin_wide", [](auto& x) { return kx::sin(x); },
+              [](double v) { return std::sin(v); }, wide, 0.f, 1e-6f);
+  check_unary("cos_wide", [](auto& x) { return kx::cos(x); },
+              [](double v) { return std::cos(v); }, wide, 0.f, 1e-6f);
+  std::vector<float> near_zeros;
+  for (int k = -50; k <= 50; ++k)
+    for (float d : {-1e-3f, 0.f, 1e-3f}) near_zeros.push_back(k * kPi / 2 + d);
+  check_unary("sin_near_zeros", [](auto& x) { return kx::sin(x); },
+              [](double v) { return std::sin(v); }, near_zeros, 0.f, 2e-7f);
+  check_unary("cos_near_zeros", [](auto& x) { return kx::cos(x); },
+              [](double v) { return std::cos(v); }, near_zeros, 0.f, 2e-7f);
+  // huge and non-finite arguments
+  auto huge = fv(kx::sin(kx::array({1e6f, -3e9f, 1e30f, INFINITY, NAN, 0.5f})));
+  EXPECT_NEAR(huge[0], std::sin(1e6f), 1e-6f);
+  EXPECT_NEAR(huge[1], std::sin(-3e9f), 1e-6f);
+  EXPECT_NEAR(huge[2], std::sin(1e30f), 1e-6f);
+  EXPECT_TRUE(std::isnan(huge[3]) && std::isnan(huge[4]));
+  EXPECT_NEAR(huge[5], std::sin(0.5f), 1e-7f);
+  EXPECT_TRUE(std::isnan(kx::cos(kx::array(-INFINITY)).item<float>()));
   check_unary("arctan", [](auto& x) { return kx::arctan(x); },
               [](double v) { return std::atan(v); }, xs);
   auto unit = sweep(-0.99f, 0.99f, 41);
@@ -347,6 +368,16 @@ TEST(Binary, Power) {
             std::vector<int>({0, 1, -1, 1}));
   EXPECT_TRUE(std::isnan(kx::power(kx::array(-8.f), kx::array(1.f / 3)).item<float>()));
   EXPECT_EQ(kx::power(kx::array({2}), 3).dtype(), kx::int32);
+  // a scalar exponent of 2 (fast path) agrees with pow, including special values
+  auto sq = fv(kx::power(kx::array({-3.f, 0.5f, -0.f, INFINITY, -INFINITY, NAN, 1e20f}), 2.f));
+  EXPECT_EQ(sq[0], 9.f);
+  EXPECT_EQ(sq[1], 0.25f);
+  EXPECT_EQ(sq[2], 0.f);
+  EXPECT_EQ(sq[3], INFINITY);
+  EXPECT_EQ(sq[4], INFINITY);
+  EXPECT_TRUE(std::isnan(sq[5]));
+  EXPECT_EQ(sq[6], INFINITY);
+  EXPECT_EQ(fv(kx::power(kx::array({3.f}, kx::bfloat16), 2.f)), std::vector<float>({9.f}));
   EXPECT_EQ(kx::power(kx::array({2.f}, kx::float16), kx::array(2.f, kx::float16)).dtype(),
             kx::float16);
 }
