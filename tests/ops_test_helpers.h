@@ -54,6 +54,16 @@ inline ::testing::AssertionResult all_close(kx::array a, const std::vector<float
   return ::testing::AssertionSuccess();
 }
 
+// Same shape and values (NaN equals NaN).
+inline ::testing::AssertionResult same_values(kx::array a, kx::array b) {
+  if (a.shape() != b.shape()) return ::testing::AssertionFailure() << "shapes differ";
+  auto x = a.to_vector<float>(), y = b.to_vector<float>();
+  for (size_t i = 0; i < x.size(); ++i)
+    if (!(x[i] == y[i] || (std::isnan(x[i]) && std::isnan(y[i]))))
+      return ::testing::AssertionFailure() << "element " << i << ": " << x[i] << " vs " << y[i];
+  return ::testing::AssertionSuccess();
+}
+
 inline std::string str(const kx::array& a) {
   std::ostringstream os;
   os << a;

@@ -578,3 +578,59 @@ TEST(StopGradient, Values) {
   EXPECT_EQ(fv(s), std::vector<float>({2, 4}));
   EXPECT_EQ(s.dtype(), kx::float32);
 }
+
+// ------------------------------------------------------------------ layout sweep
+// Every elementwise op commutes with movement: f(transpose(x)) == transpose(f(x)), likewise
+// for negative-step slices and broadcasts, in every dtype the op takes.
+TEST(Layout, ElementwiseCommutesWithMovement) {
+  using U = std::function<kx::array(const kx::array&)>;
+  using B = std::function<kx::array(const kx::array&, const kx::array&)>;
+  std::vector<std::pair<const char*, U>> unary = {
+      {"abs", [](auto& x) { return kx::abs(x); }},       {"negative", [](auto& x) { return -x; }},
+      {"square", [](auto& x) { return kx::square(x); }}, {"sqrt", [](auto& x) { return kx::sqrt(x); }},
+      {"exp", [](auto& x) { return kx::exp(x); }},       {"log1p", [](auto& x) { return kx::log1p(x); }},
+      {"sin", [](auto& x) { return kx::sin(x); }},       {"tanh", [](auto& x) { return kx::tanh(x); }},
+      {"sigmoid", [](auto& x) { return kx::sigmoid(x); }}, {"erf", [](auto& x) { return kx::erf(x); }},
+      {"floor", [](auto& x) { return kx::floor(x); }},   {"isnan", [](auto& x) { return kx::isnan(x); }},
+      {"astype_i32", [](auto& x) { return kx::astype(x, kx::int32); }},
+      {"astype_f16", [](auto& x) { return kx::astype(x, kx::float16); }}};
+  std::vector<std::pair<const char*, B>> binary = {
+      {"add", [](auto& a, auto& b) { return a + b; }},
+      {"subtract", [](auto& a, auto& b) { return a - b; }},
+      {"multiply", [](auto& a, auto& b) { return a * b; }},
+      {"divide", [](auto& a, auto& b) { return a / b; }},
+      {"maximum", [](auto& a, auto& b) { return kx::maximum(a, b); }},
+      {"power", [](auto& a, auto& b) { return kx::power(kx::abs(a), b); }},
+      {"less", [](auto& a, auto& b) { return a < b; }},
+      {"where", [](auto& a, auto& b) { return kx::where(a > b, a, b); }},
+      {"logaddexp", [](auto& a, auto& b) { return kx::logaddexp(a, b); }}};
+  auto base = kx::reshape(kx::subtract(kx::divide(kx::arange(0.0, 35.0, 1.0), kx::array(7.f)),
+                                       kx::array(2.f)),
+                          {5, 7});
+  auto other = kx::add(kx::transpose(kx::reshape(kx::arange(0.0, 35.0, 1.0), {7, 5})),
+                       kx::array(0.5f));
+  for (auto d : {kx::float32, kx::float16, kx::bfloat16}) {
+    auto x = kx::astype(base, d), y = kx::astype(other, d);
+    for (auto& [name, f] : unary) {
+      auto ref = f(x);
+      EXPECT_TRUE(kt::same_values(f(kx::transpose(x)), kx::transpose(ref))) << name << " " << d;
+      EXPECT_TRUE(kt::same_values(f(kx::slice(x, {4, 6}, {-6, -8}, {-1, -2})), kx::slice(ref, {4, 6}, {-6, -8}, {-1, -2})))
+          << name << " " << d;
+      EXPECT_TRUE(kt::same_values(f(kx::broadcast_to(kx::slice(x, {2, 0}, {3, 7}), {3, 7})), kx::broadcast_to(kx::slice(ref, {2, 0}, {3, 7}), {3, 7})))
+          << name << " " << d;
+    }
+    for (auto& [name, f] : binary) {
+      auto ref = f(x, y);
+      EXPECT_TRUE(kt::same_values(f(kx::transpose(x), kx::transpose(y)), kx::transpose(ref)))
+          << name << " " << d;
+      EXPECT_TRUE(kt::same_values(f(kx::slice(x, {4, 6}, {-6, -8}, {-1, -2}), kx::slice(y, {4, 6}, {-6, -8}, {-1, -2})), kx::slice(ref, {4, 6}, {-6, -8}, {-1, -2})))
+          << name << " " << d;
+      // a row of x against all of y equals the matching rows of the full result
+      auto row = kx::slice(x, {1, 0}, {2, 7});
+      auto rb = f(row, y);
+      EXPECT_TRUE(kt::same_values(kx::slice(rb, {1, 0}, {2, 7}), kx::slice(ref, {1, 0}, {2, 7})))
+          << name << " " << d;
+      EXPECT_TRUE(kt::same_values(f(kx::broadcast_to(row, {5, 7}), y), rb)) << name << " " << d;
+    }
+  }
+}
