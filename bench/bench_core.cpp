@@ -131,20 +131,26 @@ int main(int argc, char** argv) {
     });
     double bw = traffic / med / 1e9;
     results.push_back({name, med, best, bw, "GB/s",
-                       std::string(what) + ", " + std::to_string(bw / memcpy_bw * 100).substr(0, 5) +
-                           "% of memcpy"});
+                       std::string(what) + ", " +
+                           std::to_string(bw / memcpy_bw * 100).substr(0, 5) + "% of memcpy"});
   };
   int side = 1;
   while (static_cast<size_t>(side) * side * 4 <= o.n) side *= 2;  // 4096 for 16M
   kx::array sq = kx::reshape(a, {side, side});
   kx::array row = kx::random::uniform({side}, kx::float32, kx::random::key(5));
   kx::eval(sq, row);
-  bw_row("exp_f32", 2 * bytes, [&] { return kx::exp(a); }, "16M");
-  bw_row("add_row_bcast", 2 * bytes, [&] { return kx::add(sq, row); }, "(n,n)+(n,)");
-  bw_row("sum_axis0", bytes, [&] { return kx::sum(sq, 0); }, "(n,n)->(n,)");
-  bw_row("sum_axis1", bytes, [&] { return kx::sum(sq, 1); }, "(n,n)->(n,)");
-  bw_row("transpose", 2 * bytes, [&] { return kx::transpose(sq); }, "(n,n)");
-  bw_row("softmax_rows", 2 * bytes, [&] { return kx::softmax(sq, -1); }, "(n,n) axis -1");
+  bw_row(
+      "exp_f32", 2 * bytes, [&] { return kx::exp(a); }, "16M");
+  bw_row(
+      "add_row_bcast", 2 * bytes, [&] { return kx::add(sq, row); }, "(n,n)+(n,)");
+  bw_row(
+      "sum_axis0", bytes, [&] { return kx::sum(sq, 0); }, "(n,n)->(n,)");
+  bw_row(
+      "sum_axis1", bytes, [&] { return kx::sum(sq, 1); }, "(n,n)->(n,)");
+  bw_row(
+      "transpose", 2 * bytes, [&] { return kx::transpose(sq); }, "(n,n)");
+  bw_row(
+      "softmax_rows", 2 * bytes, [&] { return kx::softmax(sq, -1); }, "(n,n) axis -1");
 
   kx::array ma = kx::random::normal({o.mm, o.mm}, kx::float32, 0.f, 1.f, kx::random::key(3));
   kx::array mb = kx::random::normal({o.mm, o.mm}, kx::float32, 0.f, 1.f, kx::random::key(4));

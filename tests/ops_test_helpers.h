@@ -14,9 +14,8 @@ namespace kx = kiln;
 
 namespace kt {
 
-inline const std::vector<kx::Dtype> kAllDtypes = {kx::bool_,    kx::int32,    kx::uint32,
-                                                  kx::int64,    kx::float16,  kx::bfloat16,
-                                                  kx::float32};
+inline const std::vector<kx::Dtype> kAllDtypes = {kx::bool_,   kx::int32,    kx::uint32, kx::int64,
+                                                  kx::float16, kx::bfloat16, kx::float32};
 inline const std::vector<kx::Dtype> kNumericDtypes = {kx::int32,   kx::uint32,   kx::int64,
                                                       kx::float16, kx::bfloat16, kx::float32};
 inline const std::vector<kx::Dtype> kFloatDtypes = {kx::float16, kx::bfloat16, kx::float32};
@@ -47,9 +46,8 @@ inline ::testing::AssertionResult all_close(kx::array a, const std::vector<float
     if (std::isnan(e) && std::isnan(g)) continue;
     if (std::isinf(e) && g == e) continue;
     if (!(std::fabs(g - e) <= atol + rtol * std::fabs(e)))
-      return ::testing::AssertionFailure()
-             << "element " << i << ": got " << g << ", expected " << e << " (dtype "
-             << a.dtype() << ")";
+      return ::testing::AssertionFailure() << "element " << i << ": got " << g << ", expected " << e
+                                           << " (dtype " << a.dtype() << ")";
   }
   return ::testing::AssertionSuccess();
 }
@@ -93,16 +91,15 @@ inline kx::array via_reversed_slice(const kx::array& a) {
 }  // namespace kt
 
 // The statement must throw std::invalid_argument whose message contains "[name]".
-#define EXPECT_OP_THROWS(stmt, name)                                                        \
-  do {                                                                                      \
-    try {                                                                                   \
-      kt::force(stmt);                                                                      \
-      ADD_FAILURE() << #stmt " did not throw";                                              \
-    } catch (const std::invalid_argument& e_) {                                             \
-      if (std::string(e_.what()).find(std::string("[") + (name) + "]") == std::string::npos) \
-        ADD_FAILURE() << #stmt " threw a message not naming [" << (name) << "]: " << e_.what(); \
-    } catch (const std::exception& e_) {                                                    \
-      ADD_FAILURE() << #stmt " threw something other than std::invalid_argument: "          \
-                    << e_.what();                                                           \
-    }                                                                                       \
+#define EXPECT_OP_THROWS(stmt, name)                                                             \
+  do {                                                                                           \
+    try {                                                                                        \
+      kt::force(stmt);                                                                           \
+      ADD_FAILURE() << #stmt " did not throw";                                                   \
+    } catch (const std::invalid_argument& e_) {                                                  \
+      if (std::string(e_.what()).find(std::string("[") + (name) + "]") == std::string::npos)     \
+        ADD_FAILURE() << #stmt " threw a message not naming [" << (name) << "]: " << e_.what();  \
+    } catch (const std::exception& e_) {                                                         \
+      ADD_FAILURE() << #stmt " threw something other than std::invalid_argument: " << e_.what(); \
+    }                                                                                            \
   } while (0)

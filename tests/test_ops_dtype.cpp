@@ -142,7 +142,7 @@ TEST(Dtype, Float16Conversions) {
   EXPECT_TRUE(std::isnan(h(NAN)));
   EXPECT_EQ(h(INFINITY), INFINITY);
   EXPECT_EQ(h(std::ldexp(1.f, -24)), std::ldexp(1.f, -24));  // smallest subnormal
-  EXPECT_EQ(h(std::ldexp(1.f, -25)), 0.f);  // tie rounds to even (0)
+  EXPECT_EQ(h(std::ldexp(1.f, -25)), 0.f);                   // tie rounds to even (0)
   EXPECT_EQ(h(std::ldexp(3.f, -26)), std::ldexp(1.f, -24));
   EXPECT_EQ(h(std::ldexp(1.f, -14)), std::ldexp(1.f, -14));  // smallest normal
   // ties to even: 2049 lies between 2048 and 2050
@@ -165,12 +165,33 @@ TEST(Dtype, BFloat16Conversions) {
 
 TEST(Dtype, BulkHalfConversionsMatchScalar) {
   // the vectorized astype paths round exactly like the scalar constructors
-  std::vector<float> v = {0.f, -0.f, 1.f, -2.5f, 1.f / 3.f, 0.1f, 65504.f, 65519.f, 65520.f,
-                          1e10f, -1e10f, INFINITY, -INFINITY, 2049.f, 2051.f,
-                          std::ldexp(1.f, -24), std::ldexp(1.f, -25), std::ldexp(3.f, -26),
-                          std::ldexp(1.f, -14), std::ldexp(1.5f, -20), 1.f + std::ldexp(1.f, -8),
-                          1.f + 3 * std::ldexp(1.f, -8), 3.3895314e38f, 1e-40f, -1e-40f};
-  for (int i = 0; i < 300; ++i) v.push_back(std::ldexp(1.f + i / 300.f, i % 60 - 30) * (i % 2 ? -1 : 1));
+  std::vector<float> v = {0.f,
+                          -0.f,
+                          1.f,
+                          -2.5f,
+                          1.f / 3.f,
+                          0.1f,
+                          65504.f,
+                          65519.f,
+                          65520.f,
+                          1e10f,
+                          -1e10f,
+                          INFINITY,
+                          -INFINITY,
+                          2049.f,
+                          2051.f,
+                          std::ldexp(1.f, -24),
+                          std::ldexp(1.f, -25),
+                          std::ldexp(3.f, -26),
+                          std::ldexp(1.f, -14),
+                          std::ldexp(1.5f, -20),
+                          1.f + std::ldexp(1.f, -8),
+                          1.f + 3 * std::ldexp(1.f, -8),
+                          3.3895314e38f,
+                          1e-40f,
+                          -1e-40f};
+  for (int i = 0; i < 300; ++i)
+    v.push_back(std::ldexp(1.f + i / 300.f, i % 60 - 30) * (i % 2 ? -1 : 1));
   auto x = kx::array(v.data(), {static_cast<int>(v.size())});
   auto h = kx::astype(x, kx::float16);
   auto b = kx::astype(x, kx::bfloat16);
@@ -216,15 +237,13 @@ TEST(Dtype, AstypeBetweenAllDtypes) {
       auto y = kx::astype(x, to);
       EXPECT_EQ(y.dtype(), to);
       std::vector<float> expect = vals;
-      if (from == kx::bool_ || to == kx::bool_)
-        expect = {0, 1, 1, 1};
+      if (from == kx::bool_ || to == kx::bool_) expect = {0, 1, 1, 1};
       EXPECT_EQ(fv(y), expect) << from << " -> " << to;
     }
   // float -> int truncates toward zero; negative -> uint32 wraps like a C cast of an int
   EXPECT_EQ(iv(kx::astype(kx::array({-1.7f, 1.7f, 2.5f}), kx::int32)),
             std::vector<int>({-1, 1, 2}));
-  EXPECT_EQ(kt::uv(kx::astype(kx::array({-1}), kx::uint32)),
-            std::vector<uint32_t>({4294967295u}));
+  EXPECT_EQ(kt::uv(kx::astype(kx::array({-1}), kx::uint32)), std::vector<uint32_t>({4294967295u}));
   EXPECT_EQ(kt::lv(kx::astype(kx::array({4294967295u}), kx::int64)),
             std::vector<int64_t>({4294967295ll}));
   EXPECT_EQ(kt::bv(kx::astype(kx::array({0.f, -0.f, 0.5f, NAN}), kx::bool_)),

@@ -30,8 +30,7 @@ TEST(Take, AlongAxis) {
   EXPECT_EQ(iv(r3), std::vector<int>({4, 5, 6, 7}));
   EXPECT_EQ(iv(kx::take(a, kx::array(2), -1)), std::vector<int>({2, 6, 10}));
   // negative indices count from the end
-  EXPECT_EQ(iv(kx::take(a, kx::array({-1, -4}), 1)),
-            std::vector<int>({3, 0, 7, 4, 11, 8}));
+  EXPECT_EQ(iv(kx::take(a, kx::array({-1, -4}), 1)), std::vector<int>({3, 0, 7, 4, 11, 8}));
   // flattened
   EXPECT_EQ(iv(kx::take(a, kx::array({11, 0, 5}))), std::vector<int>({11, 0, 5}));
   EXPECT_EQ(kx::take(a, kx::array({11, 0, 5}, {3, 1})).shape(), kx::Shape({3, 1}));
@@ -109,8 +108,8 @@ TEST(PutAlongAxis, Values) {
   EXPECT_EQ(h.dtype(), kx::float16);
   EXPECT_EQ(fv(h), std::vector<float>({1, 1, 0.5f}));
   EXPECT_OP_THROWS(kx::put_along_axis(a, kx::array({0}), kx::array(1), 1), "put_along_axis");
-  EXPECT_OP_THROWS(
-      kx::put_along_axis(a, kx::zeros({2, 1}, kx::int32), kx::zeros({2, 2}), 1), "put_along_axis");
+  EXPECT_OP_THROWS(kx::put_along_axis(a, kx::zeros({2, 1}, kx::int32), kx::zeros({2, 2}), 1),
+                   "put_along_axis");
   EXPECT_OP_THROWS(kx::put_along_axis(a, kx::zeros({2, 1}), kx::array(1), 1), "put_along_axis");
 }
 
@@ -140,8 +139,7 @@ TEST(ScatterAdd, AccumulatesRepeatedIndices) {
   EXPECT_OP_THROWS(kx::scatter_add(a, kx::array({0.f}), kx::array({1}), 0), "scatter_add");
   EXPECT_OP_THROWS(kx::scatter_add(a, kx::array({0, 1}), kx::array({1, 2, 3}), 0), "scatter_add");
   EXPECT_OP_THROWS(kx::scatter_add(a, kx::array({0}), kx::array({1}), 1), "scatter_add");
-  EXPECT_OP_THROWS(kx::scatter_add(kx::array(1), kx::array({0}), kx::array({1}), 0),
-                   "scatter_add");
+  EXPECT_OP_THROWS(kx::scatter_add(kx::array(1), kx::array({0}), kx::array({1}), 0), "scatter_add");
 }
 
 TEST(ScatterAddAlongAxis, Values) {

@@ -42,7 +42,7 @@ TEST(Matmul, Small) {
 }
 
 TEST(Matmul, VectorPromotion) {
-  auto m = fiota({2, 3});            // [[0,1,2],[3,4,5]]
+  auto m = fiota({2, 3});  // [[0,1,2],[3,4,5]]
   auto v = kx::array({1.f, 0.f, -1.f});
   auto mv = kx::matmul(m, v);
   EXPECT_EQ(mv.shape(), kx::Shape({2}));
@@ -117,8 +117,7 @@ TEST(Matmul, HalfTypesAndPromotion) {
   auto ic = kx::matmul(kx::array({1, 2, 3, 4}, {2, 2}), b);
   EXPECT_EQ(ic.dtype(), kx::float32);
   EXPECT_EQ(fv(ic), expect);
-  EXPECT_EQ(kx::matmul(kx::array({1, 2}), kx::array({1.f, 1.f}, kx::float16)).dtype(),
-            kx::float16);
+  EXPECT_EQ(kx::matmul(kx::array({1, 2}), kx::array({1.f, 1.f}, kx::float16)).dtype(), kx::float16);
 }
 
 TEST(Matmul, EmptyDims) {
@@ -191,8 +190,8 @@ TEST(OuterInnerTensordot, Values) {
   EXPECT_EQ(t3.item<float>(), 11.f);
   // out-of-order axis pairs
   auto m = fiota({2, 3}), n = fiota({3, 2});
-  EXPECT_EQ(fv(kx::tensordot(m, n, {1, 0}, {0, 1})), std::vector<float>({fv(kx::sum(
-                                                         kx::multiply(m, kx::transpose(n))))[0]}));
+  EXPECT_EQ(fv(kx::tensordot(m, n, {1, 0}, {0, 1})),
+            std::vector<float>({fv(kx::sum(kx::multiply(m, kx::transpose(n))))[0]}));
   EXPECT_OP_THROWS(kx::tensordot(a, b, 3), "tensordot");
   EXPECT_OP_THROWS(kx::tensordot(a, b, -1), "tensordot");
   EXPECT_OP_THROWS(kx::tensordot(a, b, {0}, {0}), "tensordot");

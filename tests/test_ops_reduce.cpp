@@ -39,8 +39,7 @@ TEST(Sum, AxesKeepdims) {
   EXPECT_EQ(iv(kx::sum(b, {1})), std::vector<int>({12, 15, 18, 21, 48, 51, 54, 57}));
   // non-contiguous input
   EXPECT_EQ(iv(kx::sum(kx::transpose(a), 0)), std::vector<int>({3, 12}));
-  EXPECT_EQ(iv(kx::sum(kx::broadcast_to(kx::array({1, 2}), {5, 2}), 0)),
-            std::vector<int>({5, 10}));
+  EXPECT_EQ(iv(kx::sum(kx::broadcast_to(kx::array({1, 2}), {5, 2}), 0)), std::vector<int>({5, 10}));
   EXPECT_EQ(kx::sum(kx::slice(kx::arange(10), {9}, {-11}, {-3})).item<int>(), 9 + 6 + 3 + 0);
 }
 
@@ -138,9 +137,9 @@ TEST(Reduce, LargeThreadedPaths) {
   EXPECT_TRUE(std::isnan(colmax[345]));
   EXPECT_EQ(colmax[344], 0.f);
   // products of +-1 over a long row
-  auto signs = kx::subtract(kx::multiply(kx::remainder(kx::arange(300001), kx::array(2)),
-                                         kx::array(2)),
-                            kx::array(1));  // -1, 1, -1, ...
+  auto signs =
+      kx::subtract(kx::multiply(kx::remainder(kx::arange(300001), kx::array(2)), kx::array(2)),
+                   kx::array(1));              // -1, 1, -1, ...
   EXPECT_EQ(kx::prod(signs).item<int>(), -1);  // 150001 factors of -1
 }
 
@@ -288,9 +287,9 @@ TEST(Reduce, SoftmaxLogSoftmax) {
   }
   EXPECT_EQ(kx::softmax(kx::array({1, 2})).dtype(), kx::float32);
   auto ls = kx::log_softmax(a, 1);
-  EXPECT_TRUE(all_close(ls, {-2.40760596f, -1.40760596f, -0.40760596f, -1.09861229f,
-                             -1.09861229f, -1.09861229f},
-                        1e-6f));
+  EXPECT_TRUE(all_close(
+      ls, {-2.40760596f, -1.40760596f, -0.40760596f, -1.09861229f, -1.09861229f, -1.09861229f},
+      1e-6f));
   EXPECT_TRUE(all_close(kx::log_softmax(kx::array({0.f, 0.f})), {-0.69314718f, -0.69314718f}));
   EXPECT_OP_THROWS(kx::softmax(a, 2), "softmax");
   EXPECT_OP_THROWS(kx::softmax(a, std::vector<int>{1, 1}), "softmax");
@@ -350,8 +349,8 @@ TEST(Sort, SortArgsort) {
   for (auto d : kt::kAllDtypes) {
     auto x = kx::astype(kx::array({2.f, 0.f, 1.f}), d);
     EXPECT_EQ(kx::sort(x).dtype(), d);
-    EXPECT_EQ(fv(kx::sort(x)), d == kx::bool_ ? std::vector<float>({0, 1, 1})
-                                              : std::vector<float>({0, 1, 2}))
+    EXPECT_EQ(fv(kx::sort(x)),
+              d == kx::bool_ ? std::vector<float>({0, 1, 1}) : std::vector<float>({0, 1, 2}))
         << d;
   }
   EXPECT_EQ(kt::uv(kx::argsort(kx::array({-1, -5, 3}))), std::vector<uint32_t>({1, 0, 2}));

@@ -75,8 +75,8 @@ TEST(Transpose, AxesSwapMove) {
   EXPECT_EQ(kx::moveaxis(b, 2, 0).shape(), kx::Shape({4, 2, 3}));
   for (auto d : kt::kAllDtypes) {
     auto x = iota({2, 2}, d);
-    EXPECT_EQ(fv(kx::transpose(x)), d == kx::bool_ ? std::vector<float>({0, 1, 1, 1})
-                                                   : std::vector<float>({0, 2, 1, 3}))
+    EXPECT_EQ(fv(kx::transpose(x)),
+              d == kx::bool_ ? std::vector<float>({0, 1, 1, 1}) : std::vector<float>({0, 2, 1, 3}))
         << d;
   }
   EXPECT_EQ(kx::transpose(kx::zeros({0, 3})).shape(), kx::Shape({3, 0}));
@@ -89,8 +89,7 @@ TEST(Transpose, AxesSwapMove) {
   // every permutation of a 3-D array big enough for the tiled transposing copy
   const int D0 = 20, D1 = 33, D2 = 40;
   auto c3 = iota({D0, D1, D2});
-  std::vector<std::vector<int>> perms = {{0, 2, 1}, {1, 0, 2}, {1, 2, 0},
-                                         {2, 0, 1}, {2, 1, 0}};
+  std::vector<std::vector<int>> perms = {{0, 2, 1}, {1, 0, 2}, {1, 2, 0}, {2, 0, 1}, {2, 1, 0}};
   for (auto& perm : perms) {
     auto tv = iv(kx::transpose(c3, perm));
     int dims[3] = {D0, D1, D2};
@@ -192,8 +191,7 @@ TEST(Concatenate, Basics) {
   EXPECT_EQ(fv(p), std::vector<float>({1, 0.5f}));
   EXPECT_EQ(iv(kx::concatenate({kx::zeros({0}, kx::int32), kx::array({7})})),
             std::vector<int>({7}));
-  EXPECT_EQ(kx::concatenate({kx::zeros({2, 0}), kx::zeros({2, 0})}, 1).shape(),
-            kx::Shape({2, 0}));
+  EXPECT_EQ(kx::concatenate({kx::zeros({2, 0}), kx::zeros({2, 0})}, 1).shape(), kx::Shape({2, 0}));
   EXPECT_EQ(iv(kx::concatenate({a})), iv(a));
   for (auto d : kt::kAllDtypes) {
     auto x = kx::concatenate({kx::zeros({1}, d), kx::ones({2}, d)});
@@ -301,8 +299,8 @@ TEST(Slice, Update) {
   auto row = kx::slice_update(kx::zeros({2, 3}), kx::array({1.f, 2.f, 3.f}), {1, 0}, {2, 3});
   EXPECT_EQ(fv(row), std::vector<float>({0, 0, 0, 1, 2, 3}));
   // the update is cast to the source dtype; a transposed update
-  auto h = kx::slice_update(kx::zeros({2, 2}, kx::float16), kx::transpose(iota({2, 2})), {0, 0},
-                            {2, 2});
+  auto h =
+      kx::slice_update(kx::zeros({2, 2}, kx::float16), kx::transpose(iota({2, 2})), {0, 0}, {2, 2});
   EXPECT_EQ(h.dtype(), kx::float16);
   EXPECT_EQ(fv(h), std::vector<float>({0, 2, 1, 3}));
   // empty update region
@@ -328,8 +326,7 @@ TEST(Pad, Constant) {
   EXPECT_EQ(h.dtype(), kx::bfloat16);
   EXPECT_EQ(fv(h), std::vector<float>({0.5f, 1, 0.5f}));
   EXPECT_EQ(kx::pad(kx::zeros({0}), {{2, 1}}).shape(), kx::Shape({3}));
-  EXPECT_EQ(iv(kx::pad(kx::transpose(a), {{0, 1}, {0, 0}})),
-            std::vector<int>({1, 3, 2, 4, 0, 0}));
+  EXPECT_EQ(iv(kx::pad(kx::transpose(a), {{0, 1}, {0, 0}})), std::vector<int>({1, 3, 2, 4, 0, 0}));
   EXPECT_OP_THROWS(kx::pad(a, {{1, 1}, {1, 1}, {1, 1}}), "pad");
   EXPECT_OP_THROWS(kx::pad(a, {{-1, 0}}), "pad");
   EXPECT_OP_THROWS(kx::pad(a, {{1, 1}}, kx::array({1, 2})), "pad");

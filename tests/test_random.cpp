@@ -90,11 +90,14 @@ TEST(Random, PinnedStreams) {
   auto k = kr::key(0);
   EXPECT_EQ(kt::uv(kr::bits({4}, 4, k)),
             std::vector<uint32_t>({4146024105u, 967050713u, 2718843009u, 1272950319u}));
-  EXPECT_EQ(fv(kr::uniform({4}, kx::float32, k)), std::vector<float>({0.965321422f, 0.225158989f, 0.633029938f, 0.296381831f}));
-  EXPECT_EQ(fv(kr::normal({4}, kx::float32, 0.f, 1.f, k)), std::vector<float>({1.81608665f, -0.754884958f, 0.33988905f, -0.534835339f}));
+  EXPECT_EQ(fv(kr::uniform({4}, kx::float32, k)),
+            std::vector<float>({0.965321422f, 0.225158989f, 0.633029938f, 0.296381831f}));
+  EXPECT_EQ(fv(kr::normal({4}, kx::float32, 0.f, 1.f, k)),
+            std::vector<float>({1.81608665f, -0.754884958f, 0.33988905f, -0.534835339f}));
   EXPECT_EQ(kt::iv(kr::randint(0, 100, {6}, kx::int32, kr::key(1))),
             std::vector<int>({59, 91, 55, 82, 29, 13}));
-  EXPECT_EQ(kt::bv(kr::bernoulli(0.5f, {6}, kr::key(2))), std::vector<bool>({true, false, false, false, true, false}));
+  EXPECT_EQ(kt::bv(kr::bernoulli(0.5f, {6}, kr::key(2))),
+            std::vector<bool>({true, false, false, false, true, false}));
   EXPECT_EQ(kt::iv(kr::permutation(8, kr::key(3))), std::vector<int>({5, 4, 0, 7, 3, 2, 1, 6}));
   EXPECT_EQ(kt::uv(kr::categorical(kx::zeros({4, 5}), -1, kr::key(4))),
             std::vector<uint32_t>({4u, 0u, 0u, 1u}));
@@ -153,8 +156,8 @@ TEST(Random, UniformRangeAndDtypes) {
   EXPECT_NEAR(mean_of(u), 0.5, 0.03);
   EXPECT_NEAR(var_of(u), 25.0 / 12.0, 0.03);
   // array bounds broadcast against the shape
-  auto ub = kr::uniform(kx::array({0.f, 10.f}), kx::array({1.f, 11.f}), {3, 2}, kx::float32,
-                        kr::key(11));
+  auto ub =
+      kr::uniform(kx::array({0.f, 10.f}), kx::array({1.f, 11.f}), {3, 2}, kx::float32, kr::key(11));
   auto v = fv(ub);
   for (int i = 0; i < 6; ++i) {
     float lo = i % 2 ? 10.f : 0.f;
@@ -300,8 +303,7 @@ TEST(Random, Errors) {
   EXPECT_OP_THROWS(kr::truncated_normal(1.f, -1.f, {2}, kx::float32, kr::key(0)),
                    "random::truncated_normal");
   EXPECT_OP_THROWS(kr::categorical(kx::zeros({2, 3}), 2, kr::key(0)), "random::categorical");
-  EXPECT_OP_THROWS(kr::categorical(kx::zeros({2, 3}), -1, -1, kr::key(0)),
-                   "random::categorical");
+  EXPECT_OP_THROWS(kr::categorical(kx::zeros({2, 3}), -1, -1, kr::key(0)), "random::categorical");
   EXPECT_OP_THROWS(kr::permutation(-1, kr::key(0)), "random::permutation");
   EXPECT_OP_THROWS(kr::permutation(kx::zeros({2}), 1, kr::key(0)), "random::permutation");
   EXPECT_OP_THROWS(kr::bernoulli(kx::zeros({3}), {2}, kr::key(0)), "random::bernoulli");
