@@ -16,3 +16,4 @@
 #include "linalg/linalg.h"
 #include "nn/nn.h"
 #include "optim/optim.h"
+#include "io/io.h"

@@ -4,8 +4,10 @@
 #include <kiln/core/errors.h>
 #include <kiln/core/ops.h>
 #include <kiln/core/random.h>
+#include <kiln/gpu/gpu.h>
 #include <kiln/io/checkpoint.h>
 #include <kiln/io/container.h>
+#include <kiln/io/npy.h>
 #include <kiln/io/safetensors.h>
 #include <kiln/nn/nn.h>
 #include <kiln/optim/optim.h>
@@ -96,6 +98,13 @@ bool same_params(const nn::Params& a, const nn::Params& b) {
   return true;
 }
 
+// Runs a test on the CPU (where bit-identity is promised), restoring the default device.
+struct OnCpu {
+  OnCpu() : saved(kx::default_device()) { kx::set_default_device(kx::Device::cpu); }
+  ~OnCpu() { kx::set_default_device(saved); }
+  kx::Device saved;
+};
+
 template <typename F>
 std::string checkpoint_error(F&& f) {
   try {
@@ -115,6 +124,7 @@ std::string checkpoint_error(F&& f) {
 // 40 steps straight == 20 steps, save, load into fresh objects (fresh RNG), 20 steps:
 // identical losses and parameters, bit for bit.
 TEST(Checkpoint, ResumeIsBitIdentical) {
+  OnCpu cpu;
   TempDir d;
   std::string path = d.file("run.ckpt");
   const int N = 40;
@@ -153,6 +163,7 @@ TEST(Checkpoint, ResumeIsBitIdentical) {
 
 // The test above can fail: restoring everything but the RNG state changes the run.
 TEST(Checkpoint, ResumeWithoutRngStateDiverges) {
+  OnCpu cpu;
   TempDir d;
   std::string path = d.file("run.ckpt");
   kx::random::seed(5);
@@ -309,6 +320,33 @@ TEST(Weights, DtypesAreConvertedToTheModels) {
   for (auto& [k, v] : b.parameters()) {
     EXPECT_EQ(v.dtype(), kx::float32) << k;
     EXPECT_EQ(v.to_vector<float>(), kx::astype(half[k], kx::float32).to_vector<float>()) << k;
+  }
+}
+
+// ------------------------------------------------------------ GPU arrays
+// Arrays computed on the GPU are read back when saved; loaded (host) arrays feed GPU ops.
+TEST(GpuArrays, SavedFromTheGpuAndUsedThereAfterLoading) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  TempDir d;
+  array x = kx::reshape(kx::multiply(kx::arange(12.f), kx::array(2.f), kx::Device::gpu), {3, 4},
+                        kx::Device::gpu);
+  x.eval();
+  std::vector<float> expect;
+  for (int i = 0; i < 12; ++i) expect.push_back(2.f * i);
+  kx::save_safetensors(d.file("g.safetensors"), {{"x", x}});
+  kx::save(d.file("g.npy"), x);
+  kx::TrainingState s;
+  s.parameters["x"] = x;
+  kx::save_training_state(d.file("g.ckpt"), s);
+  std::vector<array> loaded{kx::load_safetensors(d.file("g.safetensors")).first.at("x"),
+                            kx::load(d.file("g.npy")),
+                            kx::load_training_state(d.file("g.ckpt")).parameters.at("x")};
+  for (auto& a : loaded) {
+    EXPECT_EQ(a.shape(), (kx::Shape{3, 4}));
+    EXPECT_EQ(a.to_vector<float>(), expect);
+    array y = kx::add(a, kx::array(1.f), kx::Device::gpu);
+    y.eval();
+    for (size_t i = 0; i < expect.size(); ++i) EXPECT_EQ(y.to_vector<float>()[i], expect[i] + 1.f);
   }
 }
 
