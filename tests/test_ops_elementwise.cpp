@@ -173,14 +173,15 @@ TEST(Unary, Trigonometric) {
   check_unary(
       "cos_near_zeros", [](auto& x) { return kx::cos(x); }, [](double v) { return std::cos(v); },
       near_zeros, 0.f, 2e-7f);
-  // huge and non-finite arguments
-  auto huge = fv(kx::sin(kx::array({1e6f, -3e9f, 1e30f, INFINITY, NAN, 0.5f})));
+  // huge and non-finite arguments (the CPU backend's contract: <cmath> beyond the fast
+  // reduction's range)
+  auto huge = fv(kx::sin(kx::array({1e6f, -3e9f, 1e30f, INFINITY, NAN, 0.5f}), kx::Device::cpu));
   EXPECT_NEAR(huge[0], std::sin(1e6f), 1e-6f);
   EXPECT_NEAR(huge[1], std::sin(-3e9f), 1e-6f);
   EXPECT_NEAR(huge[2], std::sin(1e30f), 1e-6f);
   EXPECT_TRUE(std::isnan(huge[3]) && std::isnan(huge[4]));
   EXPECT_NEAR(huge[5], std::sin(0.5f), 1e-7f);
-  EXPECT_TRUE(std::isnan(kx::cos(kx::array(-INFINITY)).item<float>()));
+  EXPECT_TRUE(std::isnan(kx::cos(kx::array(-INFINITY), kx::Device::cpu).item<float>()));
   check_unary(
       "arctan", [](auto& x) { return kx::arctan(x); }, [](double v) { return std::atan(v); }, xs);
   auto unit = sweep(-0.99f, 0.99f, 41);
