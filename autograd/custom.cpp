@@ -111,7 +111,7 @@ std::vector<array> CustomVJP::jvp(const std::vector<array>& primals,
   return kiln::jvp(fun_, args, full).second;
 }
 
-Checkpoint::Checkpoint(Stream s, int num_args, VectorFn fun)
+CheckpointPrimitive::CheckpointPrimitive(Stream s, int num_args, VectorFn fun)
     : CustomVJP(s, num_args, fun,
                 [fun](const std::vector<array>& primals, const std::vector<array>& cotangents,
                       const std::vector<array>&) {
@@ -133,7 +133,7 @@ VectorFn checkpoint(VectorFn fun) {
   if (!fun) throw std::invalid_argument("[checkpoint] the function is empty");
   return [fun](const std::vector<array>& args) {
     return wrap_outputs(args, fun, "checkpoint", [&](Stream s) {
-      return std::make_shared<Checkpoint>(s, static_cast<int>(args.size()), fun);
+      return std::make_shared<CheckpointPrimitive>(s, static_cast<int>(args.size()), fun);
     });
   };
 }

@@ -38,9 +38,9 @@ class CustomVJP : public Primitive {
 };
 
 // custom_vjp whose vjp recomputes fun (its intermediates are not kept for the backward pass).
-class Checkpoint : public CustomVJP {
+class CheckpointPrimitive : public CustomVJP {
  public:
-  Checkpoint(Stream s, int num_args, VectorFn fun);
+  CheckpointPrimitive(Stream s, int num_args, VectorFn fun);
   std::string name() const override { return "Checkpoint"; }
 };
 
