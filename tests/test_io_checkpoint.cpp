@@ -357,7 +357,9 @@ kx::TrainingState state_with(float value, uint64_t step) {
   kx::TrainingState s;
   // 3 MiB of parameters: the write goes out in several chunks.
   s.parameters["w"] = kx::full({768, 1024}, value);
-  s.parameters["w"].eval();  // before any fork: the child only serializes
+  // Evaluated and on the host before any fork: the child only serializes host bytes (a
+  // forked child must not touch the GPU).
+  s.parameters["w"].data<float>();
   s.step = step;
   return s;
 }
