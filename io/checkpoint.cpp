@@ -288,6 +288,9 @@ std::vector<uint8_t> encode_training_state(const TrainingState& state) {
   io_detail::eval_for_save(all);
 
   std::vector<uint8_t> out;
+  size_t estimate = 4096;
+  for (auto& a : all) estimate += a.nbytes() + 64;
+  out.reserve(estimate);  // no regrowth copies of a large payload
   VecBuf buf(out);
   std::ostream os(&buf);
   {
