@@ -128,13 +128,20 @@ uint64_t load_count(A& ar, uint64_t min_bytes_each, const char* what) {
 // Stable dtype codes of the file format (independent of Dtype's enum order).
 uint8_t dtype_code(Dtype d) {
   switch (d.val()) {
-    case Dtype::Val::bool_: return 1;
-    case Dtype::Val::uint32: return 2;
-    case Dtype::Val::int32: return 3;
-    case Dtype::Val::int64: return 4;
-    case Dtype::Val::float16: return 5;
-    case Dtype::Val::bfloat16: return 6;
-    case Dtype::Val::float32: return 7;
+    case Dtype::Val::bool_:
+      return 1;
+    case Dtype::Val::uint32:
+      return 2;
+    case Dtype::Val::int32:
+      return 3;
+    case Dtype::Val::int64:
+      return 4;
+    case Dtype::Val::float16:
+      return 5;
+    case Dtype::Val::bfloat16:
+      return 6;
+    case Dtype::Val::float32:
+      return 7;
   }
   return 0;
 }
@@ -190,10 +197,18 @@ void save(A& ar, const ArrayRec& r, const std::uint32_t /*version*/) {
   const uint8_t* p = io_detail::host_bytes(a);
   // Typed so that a big-endian host would swap each element to little endian.
   switch (a.itemsize()) {
-    case 2: ar(cereal::binary_data(reinterpret_cast<const uint16_t*>(p), nbytes)); break;
-    case 4: ar(cereal::binary_data(reinterpret_cast<const uint32_t*>(p), nbytes)); break;
-    case 8: ar(cereal::binary_data(reinterpret_cast<const uint64_t*>(p), nbytes)); break;
-    default: ar(cereal::binary_data(p, nbytes)); break;
+    case 2:
+      ar(cereal::binary_data(reinterpret_cast<const uint16_t*>(p), nbytes));
+      break;
+    case 4:
+      ar(cereal::binary_data(reinterpret_cast<const uint32_t*>(p), nbytes));
+      break;
+    case 8:
+      ar(cereal::binary_data(reinterpret_cast<const uint64_t*>(p), nbytes));
+      break;
+    default:
+      ar(cereal::binary_data(p, nbytes));
+      break;
   }
 }
 
@@ -217,17 +232,25 @@ void load(A& ar, ArrayRec& r, const std::uint32_t version) {
   ar(nbytes);
   uint64_t expect;
   if (!io_detail::mul_ok(count, static_cast<uint64_t>(dtype.size()), &expect) || nbytes != expect)
-    c.fail("holds " + std::to_string(nbytes) + " bytes but a " + to_string(dtype) + " array of shape " +
-           detail::shape_str(shape) + " needs " + std::to_string(expect));
+    c.fail("holds " + std::to_string(nbytes) + " bytes but a " + to_string(dtype) +
+           " array of shape " + detail::shape_str(shape) + " needs " + std::to_string(expect));
   c.need(nbytes, 1, "byte");
   uint8_t* p = nullptr;
   array a = io_detail::make_host_array(shape, dtype, &p);
   if (nbytes > 0) {
     switch (dtype.size()) {
-      case 2: ar(cereal::binary_data(reinterpret_cast<uint16_t*>(p), nbytes)); break;
-      case 4: ar(cereal::binary_data(reinterpret_cast<uint32_t*>(p), nbytes)); break;
-      case 8: ar(cereal::binary_data(reinterpret_cast<uint64_t*>(p), nbytes)); break;
-      default: ar(cereal::binary_data(p, nbytes)); break;
+      case 2:
+        ar(cereal::binary_data(reinterpret_cast<uint16_t*>(p), nbytes));
+        break;
+      case 4:
+        ar(cereal::binary_data(reinterpret_cast<uint32_t*>(p), nbytes));
+        break;
+      case 8:
+        ar(cereal::binary_data(reinterpret_cast<uint64_t*>(p), nbytes));
+        break;
+      default:
+        ar(cereal::binary_data(p, nbytes));
+        break;
     }
   }
   if (dtype == bool_) io_detail::normalize_bools(p, nbytes);
@@ -334,8 +357,8 @@ void fill_info(CheckpointInfo* info, const ContainerHeader& h, const TrainingSta
 TrainingState decode_training_state(const void* image, size_t n, const std::string& name,
                                     CheckpointInfo* info) {
   ContainerHeader h = check_container(image, n, name);
-  TrainingState s =
-      parse_payload(static_cast<const uint8_t*>(image) + kContainerHeaderSize, h.payload_length, name);
+  TrainingState s = parse_payload(static_cast<const uint8_t*>(image) + kContainerHeaderSize,
+                                  h.payload_length, name);
   fill_info(info, h, s);
   return s;
 }

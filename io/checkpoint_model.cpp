@@ -29,7 +29,8 @@ std::string check_optimizer_state(const std::map<std::string, array>& state,
   std::vector<std::string> bad;
   for (const char* key : {"step", "learning_rate"}) {
     auto it = state.find(key);
-    if (it == state.end()) bad.push_back(std::string("'") + key + "' is missing");
+    if (it == state.end())
+      bad.push_back(std::string("'") + key + "' is missing");
     else if (it->second.ndim() != 0)
       bad.push_back(std::string("'") + key + "' has shape " +
                     detail::shape_str(it->second.shape()) + " instead of ()");

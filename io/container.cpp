@@ -8,8 +8,8 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <atomic>
+#include <bit>
 #include <cerrno>
 #include <cstring>
 #include <mutex>
@@ -209,8 +209,8 @@ void atomic_write_file(const std::string& path, const std::function<void(FileSin
   remove_stale_temporaries(dir, prefix);
 
   static std::atomic<uint64_t> counter{0};
-  std::string tmp = dir + "/" + prefix + std::to_string(::getpid()) + "-" +
-                    std::to_string(counter.fetch_add(1));
+  std::string tmp =
+      dir + "/" + prefix + std::to_string(::getpid()) + "-" + std::to_string(counter.fetch_add(1));
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
   if (fd < 0) io_fail(path, "create temporary '" + tmp + "'", errno);
   try {
@@ -234,7 +234,8 @@ void atomic_write_file(const std::string& path, const std::function<void(FileSin
 
 void atomic_write_file(const std::string& path, const void* data, size_t n,
                        const WriteOptions& options) {
-  atomic_write_file(path, [&](FileSink& s) { s.write(data, n); }, options);
+  atomic_write_file(
+      path, [&](FileSink& s) { s.write(data, n); }, options);
 }
 
 // ---------------------------------------------------------------- bounded reads
@@ -363,17 +364,16 @@ ContainerHeader check_header(const uint8_t* h, size_t avail, uint64_t file_size,
     throw CheckpointError(where + " is not a kiln checkpoint (bad magic bytes)" +
                           describe_foreign(h, avail));
   if (file_size < 16 || avail < 16)
-    throw CheckpointError(where + " is truncated inside its header (" +
-                          std::to_string(file_size) + " bytes)");
+    throw CheckpointError(where + " is truncated inside its header (" + std::to_string(file_size) +
+                          " bytes)");
   uint32_t version = get_u32(h + 8);
   uint32_t header_size = get_u32(h + 12);
   if (header_size < kContainerHeaderSize || header_size > kMaxHeaderSize || header_size % 4)
     throw CheckpointError(where + " has a damaged header (header size " +
                           std::to_string(header_size) + ")");
   if (file_size < header_size || avail < header_size)
-    throw CheckpointError(where + " is truncated inside its header (" +
-                          std::to_string(file_size) + " bytes, header needs " +
-                          std::to_string(header_size) + ")");
+    throw CheckpointError(where + " is truncated inside its header (" + std::to_string(file_size) +
+                          " bytes, header needs " + std::to_string(header_size) + ")");
   if (crc32c(h, header_size - 4) != get_u32(h + header_size - 4))
     throw CheckpointError(where + " has a damaged header (checksum mismatch)");
   ContainerHeader out;
@@ -386,8 +386,7 @@ ContainerHeader check_header(const uint8_t* h, size_t avail, uint64_t file_size,
     ++vlen;
   }
   out.kiln_version.assign(v, vlen);
-  if (version == 0)
-    throw CheckpointError(where + " has a damaged header (format version 0)");
+  if (version == 0) throw CheckpointError(where + " has a damaged header (format version 0)");
   if (version > kContainerFormatVersion)
     throw CheckpointError(where + " uses checkpoint format version " + std::to_string(version) +
                           " (written by kiln " + out.kiln_version + "); this kiln (" +
@@ -403,8 +402,8 @@ ContainerHeader check_header(const uint8_t* h, size_t avail, uint64_t file_size,
   uint64_t have = file_size - header_size;
   if (out.payload_length > have)
     throw CheckpointError(where + " is truncated: the header announces " +
-                          std::to_string(out.payload_length) + " payload bytes but the file holds " +
-                          std::to_string(have));
+                          std::to_string(out.payload_length) +
+                          " payload bytes but the file holds " + std::to_string(have));
   if (out.payload_length < have)
     throw CheckpointError(where + " has " + std::to_string(have - out.payload_length) +
                           " unexpected bytes after its payload");

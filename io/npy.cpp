@@ -15,13 +15,20 @@ constexpr uint64_t kMaxHeader = 1 << 20;
 
 const char* descr_of(Dtype d) {
   switch (d.val()) {
-    case Dtype::Val::bool_: return "|b1";
-    case Dtype::Val::uint32: return "<u4";
-    case Dtype::Val::int32: return "<i4";
-    case Dtype::Val::int64: return "<i8";
-    case Dtype::Val::float16: return "<f2";
-    case Dtype::Val::bfloat16: return "<V2";
-    case Dtype::Val::float32: return "<f4";
+    case Dtype::Val::bool_:
+      return "|b1";
+    case Dtype::Val::uint32:
+      return "<u4";
+    case Dtype::Val::int32:
+      return "<i4";
+    case Dtype::Val::int64:
+      return "<i8";
+    case Dtype::Val::float16:
+      return "<f2";
+    case Dtype::Val::bfloat16:
+      return "<V2";
+    case Dtype::Val::float32:
+      return "<f4";
   }
   return "";
 }
@@ -43,7 +50,8 @@ std::string make_header(const array& a) {
   return h;
 }
 
-// ---- the header: a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3), }
+// ---- the header: a Python dict literal {'descr': '<f4', 'fortran_order': False, 'shape': (2, 3),
+// }
 class DictReader {
  public:
   DictReader(std::string_view s, std::string where) : s_(s), where_(std::move(where)) {}
@@ -142,11 +150,16 @@ FileType parse_descr(const std::string& d, const std::string& where) {
   if (order != '<' && order != '>' && order != '|' && order != '=') throw bad("");
   t.kind = d[1];
   std::string_view sz(d.data() + 2, d.size() - 2);
-  if (sz == "1") t.size = 1;
-  else if (sz == "2") t.size = 2;
-  else if (sz == "4") t.size = 4;
-  else if (sz == "8") t.size = 8;
-  else throw bad("");
+  if (sz == "1")
+    t.size = 1;
+  else if (sz == "2")
+    t.size = 2;
+  else if (sz == "4")
+    t.size = 4;
+  else if (sz == "8")
+    t.size = 8;
+  else
+    throw bad("");
   t.swap = order == '>' && t.size > 1;
   switch (t.kind) {
     case 'b':
@@ -168,7 +181,8 @@ FileType parse_descr(const std::string& d, const std::string& where) {
       if (t.size != 2) throw bad("");
       t.dtype = bfloat16;  // MLX writes bfloat16 as '<V2'
       break;
-    default: throw bad("");
+    default:
+      throw bad("");
   }
   return t;
 }
@@ -187,10 +201,14 @@ void convert_elements(const uint8_t* src, const FileType& t, uint8_t* dst, size_
   }
   auto* out = reinterpret_cast<int32_t*>(dst);  // the small integer kinds widen to int32
   for (size_t i = 0; i < n; ++i) {
-    if (t.kind == 'i' && t.size == 1) out[i] = load(int8_t{}, i);
-    else if (t.kind == 'u' && t.size == 1) out[i] = load(uint8_t{}, i);
-    else if (t.kind == 'i' && t.size == 2) out[i] = load(int16_t{}, i);
-    else out[i] = load(uint16_t{}, i);
+    if (t.kind == 'i' && t.size == 1)
+      out[i] = load(int8_t{}, i);
+    else if (t.kind == 'u' && t.size == 1)
+      out[i] = load(uint8_t{}, i);
+    else if (t.kind == 'i' && t.size == 2)
+      out[i] = load(int16_t{}, i);
+    else
+      out[i] = load(uint16_t{}, i);
   }
 }
 
@@ -281,7 +299,9 @@ array load_from(const Source& src, const std::string& name) {
   if (!r.at_end()) r.fail("unexpected content after the dictionary");
   if (!have_descr || !have_fortran || !have_shape)
     throw CheckpointError(where + ": the header lacks " +
-                          (!have_descr ? "'descr'" : !have_fortran ? "'fortran_order'" : "'shape'"));
+                          (!have_descr     ? "'descr'"
+                           : !have_fortran ? "'fortran_order'"
+                                           : "'shape'"));
   FileType t = parse_descr(descr, where);
   uint64_t count;
   Shape shape = io_detail::checked_shape(dims, &count, where);
@@ -309,8 +329,10 @@ array load_from(const Source& src, const std::string& name) {
     raw = std::move(c_order);
     buf = raw.data();
   }
-  if (t.size != t.dtype.size()) convert_elements(buf, t, out, static_cast<size_t>(count));
-  else if (buf != out && nbytes) std::memcpy(out, buf, static_cast<size_t>(nbytes));
+  if (t.size != t.dtype.size())
+    convert_elements(buf, t, out, static_cast<size_t>(count));
+  else if (buf != out && nbytes)
+    std::memcpy(out, buf, static_cast<size_t>(nbytes));
   if (t.dtype == bool_) io_detail::normalize_bools(out, static_cast<size_t>(count));
   return a;
 }
@@ -321,7 +343,15 @@ void write_to(FileSink& sink, array& a) {
   if (h.size() > 65535)
     throw std::invalid_argument("[save_npy] an array of " + std::to_string(a.ndim()) +
                                 " dimensions is beyond the .npy 1.0 header");
-  uint8_t pre[10] = {0x93, 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<uint8_t>(h.size() & 0xff),
+  uint8_t pre[10] = {0x93,
+                     'N',
+                     'U',
+                     'M',
+                     'P',
+                     'Y',
+                     1,
+                     0,
+                     static_cast<uint8_t>(h.size() & 0xff),
                      static_cast<uint8_t>(h.size() >> 8)};
   sink.write(pre, 10);
   sink.write(h.data(), h.size());

@@ -1,9 +1,9 @@
-// .npy files (NumPy's format, https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html):
-// one array per file. Written as version 1.0, little-endian, C order. bfloat16 is written with
-// descr '<V2' as MLX does. Reading accepts versions 1.0/2.0/3.0, either byte order and
-// fortran_order, and converts the NumPy types kiln lacks losslessly where it can (int8,
-// uint8, int16, uint16 → int32) and float64 → float32 (rounded). Failures throw
-// kiln::CheckpointError.
+// .npy files (NumPy's format,
+// https://numpy.org/doc/stable/reference/generated/numpy.lib.format.html): one array per file.
+// Written as version 1.0, little-endian, C order. bfloat16 is written with descr '<V2' as MLX does.
+// Reading accepts versions 1.0/2.0/3.0, either byte order and fortran_order, and converts the NumPy
+// types kiln lacks losslessly where it can (int8, uint8, int16, uint16 → int32) and float64 →
+// float32 (rounded). Failures throw kiln::CheckpointError.
 #pragma once
 #include <string>
 #include <vector>

@@ -82,8 +82,7 @@ class JsonReader {
                           msg);
   }
   void ws() {
-    while (i_ < s_.size() &&
-           (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
+    while (i_ < s_.size() && (s_[i_] == ' ' || s_[i_] == '\t' || s_[i_] == '\n' || s_[i_] == '\r'))
       ++i_;
   }
   char peek() {
@@ -115,14 +114,30 @@ class JsonReader {
       if (i_ >= s_.size()) fail("unterminated escape");
       char e = s_[i_++];
       switch (e) {
-        case '"': out.push_back('"'); break;
-        case '\\': out.push_back('\\'); break;
-        case '/': out.push_back('/'); break;
-        case 'b': out.push_back('\b'); break;
-        case 'f': out.push_back('\f'); break;
-        case 'n': out.push_back('\n'); break;
-        case 'r': out.push_back('\r'); break;
-        case 't': out.push_back('\t'); break;
+        case '"':
+          out.push_back('"');
+          break;
+        case '\\':
+          out.push_back('\\');
+          break;
+        case '/':
+          out.push_back('/');
+          break;
+        case 'b':
+          out.push_back('\b');
+          break;
+        case 'f':
+          out.push_back('\f');
+          break;
+        case 'n':
+          out.push_back('\n');
+          break;
+        case 'r':
+          out.push_back('\r');
+          break;
+        case 't':
+          out.push_back('\t');
+          break;
         case 'u': {
           uint32_t cp = hex4();
           if (cp >= 0xd800 && cp <= 0xdbff) {
@@ -138,7 +153,8 @@ class JsonReader {
           append_utf8(out, cp);
           break;
         }
-        default: fail("invalid escape");
+        default:
+          fail("invalid escape");
       }
     }
   }
@@ -225,10 +241,14 @@ class JsonReader {
     for (int k = 0; k < 4; ++k) {
       char c = s_[i_++];
       v <<= 4;
-      if (c >= '0' && c <= '9') v |= static_cast<uint32_t>(c - '0');
-      else if (c >= 'a' && c <= 'f') v |= static_cast<uint32_t>(c - 'a' + 10);
-      else if (c >= 'A' && c <= 'F') v |= static_cast<uint32_t>(c - 'A' + 10);
-      else fail("bad hex digit in \\u escape");
+      if (c >= '0' && c <= '9')
+        v |= static_cast<uint32_t>(c - '0');
+      else if (c >= 'a' && c <= 'f')
+        v |= static_cast<uint32_t>(c - 'a' + 10);
+      else if (c >= 'A' && c <= 'F')
+        v |= static_cast<uint32_t>(c - 'A' + 10);
+      else
+        fail("bad hex digit in \\u escape");
     }
     return v;
   }
@@ -356,7 +376,9 @@ Header parse_header(std::string_view json, uint64_t data_size, const std::string
     });
     if (!have_dtype || !have_shape || !have_offsets)
       throw CheckpointError(what + " lacks " +
-                            (!have_dtype ? "'dtype'" : !have_shape ? "'shape'" : "'data_offsets'"));
+                            (!have_dtype   ? "'dtype'"
+                             : !have_shape ? "'shape'"
+                                           : "'data_offsets'"));
     t.nbytes = detail::shape_size(t.shape) * static_cast<uint64_t>(t.dtype.size());
     if (t.begin > t.end)
       throw CheckpointError(what + " has data_offsets [" + std::to_string(t.begin) + ", " +
@@ -379,8 +401,9 @@ Header parse_header(std::string_view json, uint64_t data_size, const std::string
   for (auto* t : order) {
     if (t->begin != pos)
       throw CheckpointError(where + ": tensor '" + t->name + "' starts at byte " +
-                            std::to_string(t->begin) + " of the data but the previous one ends at " +
-                            std::to_string(pos) + (t->begin < pos ? " (overlap)" : " (gap)"));
+                            std::to_string(t->begin) +
+                            " of the data but the previous one ends at " + std::to_string(pos) +
+                            (t->begin < pos ? " (overlap)" : " (gap)"));
     pos = t->end;
   }
   if (pos != data_size)
@@ -408,11 +431,13 @@ SafetensorsLoad load_from(const Source& src, const std::string& name) {
   if (n > size - 8)
     throw CheckpointError(where + " is truncated: the header length " + std::to_string(n) +
                           " exceeds the " + std::to_string(size - 8) + " bytes that follow it");
-  if (n < 2) throw CheckpointError(where + ": header length " + std::to_string(n) + " is too short");
+  if (n < 2)
+    throw CheckpointError(where + ": header length " + std::to_string(n) + " is too short");
   std::string json(static_cast<size_t>(n), '\0');
   src.read(8, json.data(), json.size(), "the header");
   if (json[0] != '{')
-    throw CheckpointError(where + " is not a safetensors file (the header does not start with '{')");
+    throw CheckpointError(where +
+                          " is not a safetensors file (the header does not start with '{')");
   Header h = parse_header(json, size - 8 - n, where);
 
   SafetensorsLoad out;
@@ -430,8 +455,7 @@ SafetensorsLoad load_from(const Source& src, const std::string& name) {
 // ---------------------------------------------------------------- writing
 void json_string(std::string& out, const std::string& s, const char* what) {
   if (!valid_utf8(s))
-    throw std::invalid_argument(std::string("[save_safetensors] ") + what +
-                                " is not valid UTF-8");
+    throw std::invalid_argument(std::string("[save_safetensors] ") + what + " is not valid UTF-8");
   out.push_back('"');
   for (char c : s) {
     auto u = static_cast<unsigned char>(c);

@@ -16,8 +16,7 @@
 namespace kiln {
 
 // Arrays and string metadata of a safetensors file (MLX's SafetensorsLoad).
-using SafetensorsLoad =
-    std::pair<std::map<std::string, array>, std::map<std::string, std::string>>;
+using SafetensorsLoad = std::pair<std::map<std::string, array>, std::map<std::string, std::string>>;
 
 // Writes arrays (evaluated, copied back from the GPU if needed) crash-safely. Names must be
 // valid UTF-8 and not "__metadata__".

@@ -1,5 +1,10 @@
 // io/: container (CRC32C, framing, atomic writes), checkpoints of training states.
 #include <gtest/gtest.h>
+#include <kiln/core/errors.h>
+#include <kiln/core/ops.h>
+#include <kiln/core/random.h>
+#include <kiln/io/checkpoint.h>
+#include <kiln/io/container.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -10,12 +15,6 @@
 #include <fstream>
 #include <string>
 #include <vector>
-
-#include <kiln/core/errors.h>
-#include <kiln/core/ops.h>
-#include <kiln/core/random.h>
-#include <kiln/io/checkpoint.h>
-#include <kiln/io/container.h>
 
 namespace kx = kiln;
 namespace fs = std::filesystem;
@@ -45,7 +44,8 @@ class TempDir {
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 void write_all(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -91,7 +91,8 @@ kx::TrainingState sample_state() {
   s.optimizer_state["layers.0.weight.m"] = kx::ones({4, 3});
   s.rng_state = {kx::random::key(42)};
   s.step = 1234567890123ull;
-  s.metadata = {{"run", "alpha"}, {"epoch", "3"}, {"", "empty key"}, {"bytes", std::string("a\0b", 3)}};
+  s.metadata = {
+      {"run", "alpha"}, {"epoch", "3"}, {"", "empty key"}, {"bytes", std::string("a\0b", 3)}};
   return s;
 }
 
@@ -307,14 +308,15 @@ TEST(TrainingState, NewerRecordVersionsNameBothVersions) {
   kx::TrainingState s;
   s.parameters["w"] = kx::ones({2});
   auto payload = kx::detail::encode_training_state(s);
-  ASSERT_EQ(payload[0], 1);  // little endian
-  ASSERT_EQ(payload[1], 1);  // training state record version 1
+  ASSERT_EQ(payload[0], 1);   // little endian
+  ASSERT_EQ(payload[1], 1);   // training state record version 1
   ASSERT_EQ(payload[13], 1);  // name length 1
   ASSERT_EQ(payload[21], 'w');
   ASSERT_EQ(payload[22], 1);  // array record version 1
   auto load = [](std::vector<uint8_t> p) {
     auto img = kx::frame_container(p.data(), p.size());
-    return checkpoint_error([&] { kx::detail::decode_training_state(img.data(), img.size(), "f"); });
+    return checkpoint_error(
+        [&] { kx::detail::decode_training_state(img.data(), img.size(), "f"); });
   };
   auto p = payload;
   p[1] = 3;

@@ -47,9 +47,10 @@ class TempDir {
 };
 
 struct Net : nn::Module {
-  explicit Net(int hidden = 16) : l1(register_module("l1", nn::Linear(8, hidden))),
-                                  drop(register_module("drop", nn::Dropout(0.25f))),
-                                  l2(register_module("l2", nn::Linear(hidden, 4))) {}
+  explicit Net(int hidden = 16)
+      : l1(register_module("l1", nn::Linear(8, hidden))),
+        drop(register_module("drop", nn::Dropout(0.25f))),
+        l2(register_module("l2", nn::Linear(hidden, 4))) {}
   array operator()(const array& x) override { return l2(drop(nn::relu(l1(x)))); }
   std::string name() const override { return "Net"; }
   nn::Linear& l1;
@@ -197,7 +198,8 @@ TEST(Checkpoint, MismatchedModelIsReportedByNameAndChangesNothing) {
   auto before = wide.parameters();
   auto key_before = kx::random::state().key();
   auto m = checkpoint_error([&] { kx::load_checkpoint(path, wide, *opt2); });
-  EXPECT_NE(m.find("'l1.weight' is (16, 8) in the file but (32, 8) in the model"), std::string::npos)
+  EXPECT_NE(m.find("'l1.weight' is (16, 8) in the file but (32, 8) in the model"),
+            std::string::npos)
       << m;
   EXPECT_NE(m.find("'l2.weight'"), std::string::npos) << m;
   EXPECT_TRUE(same_params(wide.parameters(), before));
@@ -229,16 +231,16 @@ TEST(Checkpoint, OptimizerStateIsValidatedAgainstTheModel) {
   Net a;
   s.parameters = a.parameters();
   s.optimizer = "SGD";
-  s.optimizer_state = {{"step", array(3)}, {"learning_rate", array(0.1f)},
-                       {"l1.weight.v", kx::zeros({3, 3})}};
+  s.optimizer_state = {
+      {"step", array(3)}, {"learning_rate", array(0.1f)}, {"l1.weight.v", kx::zeros({3, 3})}};
   s.rng_state = {kx::random::key(1)};
   kx::save_training_state(d.file("bad"), s);
   Net b;
   optim::SGD sgd(0.1f, 0.9f);
   auto m = checkpoint_error([&] { kx::load_checkpoint(d.file("bad"), b, sgd); });
   EXPECT_NE(m.find("slot 'l1.weight.v' has shape (3, 3)"), std::string::npos) << m;
-  s.optimizer_state = {{"step", array(3)}, {"learning_rate", array(0.1f)},
-                       {"nothing.v", kx::zeros({3, 3})}};
+  s.optimizer_state = {
+      {"step", array(3)}, {"learning_rate", array(0.1f)}, {"nothing.v", kx::zeros({3, 3})}};
   kx::save_training_state(d.file("bad"), s);
   m = checkpoint_error([&] { kx::load_checkpoint(d.file("bad"), b, sgd); });
   EXPECT_NE(m.find("'nothing.v' belongs to no parameter"), std::string::npos) << m;
@@ -287,9 +289,8 @@ TEST(Weights, StrictReportsMissingAndUnexpectedNonStrictLoadsTheRest) {
   TempDir d;
   kx::random::seed(6);
   Net a;
-  kx::save_safetensors(d.file("part.safetensors"),
-                       {{"l1.weight", a.parameters().at("l1.weight")},
-                        {"head.weight", kx::zeros({2, 2})}});
+  kx::save_safetensors(d.file("part.safetensors"), {{"l1.weight", a.parameters().at("l1.weight")},
+                                                    {"head.weight", kx::zeros({2, 2})}});
   Net b;
   auto before = b.parameters();
   auto m = checkpoint_error([&] { b.load_weights(d.file("part.safetensors")); });
@@ -304,7 +305,8 @@ TEST(Weights, StrictReportsMissingAndUnexpectedNonStrictLoadsTheRest) {
   // A misshapen parameter is an error in either mode.
   kx::save_safetensors(d.file("shape.safetensors"), {{"l1.weight", kx::zeros({8, 16})}});
   m = checkpoint_error([&] { b.load_weights(d.file("shape.safetensors"), false); });
-  EXPECT_NE(m.find("'l1.weight' is (8, 16) in the file but (16, 8) in the model"), std::string::npos)
+  EXPECT_NE(m.find("'l1.weight' is (8, 16) in the file but (16, 8) in the model"),
+            std::string::npos)
       << m;
 }
 

@@ -37,7 +37,8 @@ struct CleanUp {
 
 std::vector<uint8_t> read_all(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
-  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  return std::vector<uint8_t>((std::istreambuf_iterator<char>(f)),
+                              std::istreambuf_iterator<char>());
 }
 void write_all(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
@@ -320,8 +321,9 @@ TEST(Safetensors, DamagedHeadersAreReportedClearly) {
             std::string::npos);
   EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}})", d8).find("cover"),
             std::string::npos);
-  EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", d8).find("truncated"),
-            std::string::npos);
+  EXPECT_NE(
+      load(R"({"a":{"dtype":"F32","shape":[4],"data_offsets":[0,16]}})", d8).find("truncated"),
+      std::string::npos);
   EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[2]}})", d8).find("data_offsets"),
             std::string::npos);
   EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[-1],"data_offsets":[0,0]}})", "").find("integer"),
@@ -329,8 +331,9 @@ TEST(Safetensors, DamagedHeadersAreReportedClearly) {
   EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[99999999999],"data_offsets":[0,0]}})", "")
                 .find("dimension"),
             std::string::npos);
-  EXPECT_NE(load(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{}})", "").find("twice"),
-            std::string::npos);
+  EXPECT_NE(
+      load(R"({"a":{"dtype":"F32","shape":[0],"data_offsets":[0,0]},"a":{}})", "").find("twice"),
+      std::string::npos);
   EXPECT_NE(load(std::string(40, '[') + "]", "").find("not a safetensors"), std::string::npos);
   EXPECT_NE(load("{\"a\":" + std::string(100, '[') + std::string(100, ']') + "}", "")
                 .find("invalid header"),
@@ -431,7 +434,8 @@ TEST(Npy, HandBuiltFilesOfOtherWriters) {
   EXPECT_EQ(a.item<int32_t>(), -2);
   a = npy_decode(npy_file("{'descr': '|b1', 'fortran_order': False, 'shape': (2,), }",
                           std::string("\x07\x00", 2)));
-  EXPECT_EQ(std::vector<uint8_t>(a.data<uint8_t>(), a.data<uint8_t>() + 2), (std::vector<uint8_t>{1, 0}));
+  EXPECT_EQ(std::vector<uint8_t>(a.data<uint8_t>(), a.data<uint8_t>() + 2),
+            (std::vector<uint8_t>{1, 0}));
   // bfloat16 as MLX writes it.
   a = npy_decode(npy_file("{'descr': '<V2', 'fortran_order': False, 'shape': (), }", "\xc0\x3f"));
   EXPECT_EQ(a.dtype(), kx::bfloat16);
@@ -439,9 +443,7 @@ TEST(Npy, HandBuiltFilesOfOtherWriters) {
 }
 
 TEST(Npy, DamagedFilesAreReportedClearly) {
-  auto err = [](const std::string& img) {
-    return checkpoint_error([&] { npy_decode(img); });
-  };
+  auto err = [](const std::string& img) { return checkpoint_error([&] { npy_decode(img); }); };
   const std::string ok = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
   EXPECT_NE(err("hello").find("not an .npy"), std::string::npos);
   EXPECT_NE(err(npy_file(ok, std::string(7, 'x'))).find("truncated"), std::string::npos);
@@ -452,9 +454,10 @@ TEST(Npy, DamagedFilesAreReportedClearly) {
   EXPECT_NE(err(npy_file("{'descr': '<u8', 'fortran_order': False, 'shape': (1,), }", "12345678"))
                 .find("uint64"),
             std::string::npos);
-  EXPECT_NE(err(npy_file("{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (1,), }", "1234"))
-                .find("structured"),
-            std::string::npos);
+  EXPECT_NE(
+      err(npy_file("{'descr': [('x', '<f4')], 'fortran_order': False, 'shape': (1,), }", "1234"))
+          .find("structured"),
+      std::string::npos);
   EXPECT_NE(err(npy_file("{'descr': '<f4', 'shape': (1,), }", "1234")).find("fortran_order"),
             std::string::npos);
   EXPECT_NE(err(npy_file("{'descr': '<f4', 'fortran_order': False, 'shape': (1,), 'x': 1}", "1234"))

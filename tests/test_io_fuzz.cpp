@@ -119,7 +119,8 @@ kx::TrainingState sample_state() {
   s.parameters["u"] = kx::array({7u}, kx::uint32);
   s.parameters["scalar"] = kx::array(2.f);
   s.optimizer = "Adam";
-  s.optimizer_state = {{"step", kx::array(3)}, {"learning_rate", kx::array(0.01f)},
+  s.optimizer_state = {{"step", kx::array(3)},
+                       {"learning_rate", kx::array(0.01f)},
                        {"l1.weight.m", kx::zeros({4, 3})}};
   s.rng_state = {kx::random::key(9)};
   s.step = 77;
@@ -149,20 +150,23 @@ void fuzz_image(const std::vector<uint8_t>& img, Load&& load, const char* name,
   // Truncation at every length.
   for (size_t n = 0; n < img.size(); ++n) {
     std::vector<uint8_t> b(img.begin(), img.begin() + static_cast<long>(n));
-    attempt(t, name, n, [&] { load(b); }, /*must_reject=*/true);
+    attempt(
+        t, name, n, [&] { load(b); }, /*must_reject=*/true);
   }
   // Extension by 1..64 bytes.
   for (size_t k = 1; k <= 64; ++k) {
     auto b = img;
     for (size_t i = 0; i < k; ++i) b.push_back(static_cast<uint8_t>(rng()));
-    attempt(t, name, k, [&] { load(b); }, true);
+    attempt(
+        t, name, k, [&] { load(b); }, true);
   }
   // 1-3 random byte flips (a mutation that changes nothing is not required to be rejected).
   for (size_t k = 0; k < 1500; ++k) {
     auto b = img;
     int flips = 1 + static_cast<int>(rng() % 3);
     for (int f = 0; f < flips; ++f) b[rng() % b.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
-    attempt(t, name, k, [&] { load(b); }, flips_must_reject && b != img);
+    attempt(
+        t, name, k, [&] { load(b); }, flips_must_reject && b != img);
   }
   // Every 4- and 8-byte window set to huge values (length and count fields among them).
   const uint64_t huge[] = {~uint64_t{0}, uint64_t{1} << 62, uint64_t{1} << 32, 0x7fffffffu,
@@ -171,11 +175,13 @@ void fuzz_image(const std::vector<uint8_t>& img, Load&& load, const char* name,
     for (uint64_t v : huge) {
       auto b = img;
       put_u64(b.data() + off, v);
-      attempt(t, name, off, [&] { load(b); }, flips_must_reject && b != img);
+      attempt(
+          t, name, off, [&] { load(b); }, flips_must_reject && b != img);
     }
     auto b = img;
     put_u32(b.data() + off, 0xffffffffu);
-    attempt(t, name, off, [&] { load(b); }, flips_must_reject && b != img);
+    attempt(
+        t, name, off, [&] { load(b); }, flips_must_reject && b != img);
   }
 }
 
@@ -199,7 +205,9 @@ TEST(IoFuzz, DamagedFilesAreRejectedCleanly) {
   auto load_st = [](const std::vector<uint8_t>& b) {
     kx::detail::decode_safetensors(b.data(), b.size(), "fuzz");
   };
-  auto load_npy = [](const std::vector<uint8_t>& b) { kx::detail::decode_npy(b.data(), b.size(), "fuzz"); };
+  auto load_npy = [](const std::vector<uint8_t>& b) {
+    kx::detail::decode_npy(b.data(), b.size(), "fuzz");
+  };
 
   Tally ck, ckp, sft, np, files;
   g_max_alloc = 0;
@@ -242,7 +250,8 @@ TEST(IoFuzz, DamagedFilesAreRejectedCleanly) {
   // The same loaders through real files (FileSource), on a sample of truncations and flips.
   for (size_t n = 0; n < ckpt.size(); n += 7) {
     write_file(ckpt_file, std::vector<uint8_t>(ckpt.begin(), ckpt.begin() + static_cast<long>(n)));
-    attempt(files, "checkpoint file", n, [&] { kx::load_training_state(ckpt_file); }, true);
+    attempt(
+        files, "checkpoint file", n, [&] { kx::load_training_state(ckpt_file); }, true);
   }
   for (size_t k = 0; k < 200; ++k) {
     auto b = st;
@@ -260,14 +269,14 @@ TEST(IoFuzz, DamagedFilesAreRejectedCleanly) {
   std::remove(st_file.c_str());
   std::remove(npy_file.c_str());
 
-  double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   size_t total = ck.ok + ck.rejected + ckp.ok + ckp.rejected + sft.ok + sft.rejected + np.ok +
                  np.rejected + files.ok + files.rejected;
-  std::printf("fuzz: %zu loads in %.2f s; checkpoint %zu rejected / %zu accepted, payload %zu / %zu, "
-              "safetensors %zu / %zu, npy %zu / %zu; largest allocation %zu bytes\n",
-              total, secs, ck.rejected, ck.ok, ckp.rejected, ckp.ok, sft.rejected, sft.ok,
-              np.rejected, np.ok, g_max_alloc.load());
+  std::printf(
+      "fuzz: %zu loads in %.2f s; checkpoint %zu rejected / %zu accepted, payload %zu / %zu, "
+      "safetensors %zu / %zu, npy %zu / %zu; largest allocation %zu bytes\n",
+      total, secs, ck.rejected, ck.ok, ckp.rejected, ckp.ok, sft.rejected, sft.ok, np.rejected,
+      np.ok, g_max_alloc.load());
   EXPECT_GT(total, 10000u);
   // The payload mutations must reach the parser's own checks, not only pass through.
   EXPECT_GT(ckp.rejected, 1000u);
