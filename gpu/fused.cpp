@@ -30,6 +30,9 @@ std::mutex g_stats_mutex;  // counters
 
 constexpr uint32_t kPushBytes = 128;
 constexpr int kMaxDims = 4;
+constexpr uint32_t kPerThread = 4;  // elements per invocation
+// Bump whenever generate() changes what a key's kernel does (keys live on disk).
+constexpr int kGeneratorVersion = 2;
 
 // ---------------------------------------------------------------- codegen
 struct Gen {
@@ -237,8 +240,10 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
     s << "  uint shape[" << kMaxDims << "];\n";
     for (int b = 0; b < nb; ++b) s << "  int st" << b << "[" << kMaxDims << "];\n";
   }
-  s << "} pc;\n\nvoid main() {\n  uint i = group_index() * 256u + gl_LocalInvocationID.x;\n"
-       "  if (i >= pc.n) return;\n";
+  // kPerThread elements per invocation, strided by the workgroup size (coalesced)
+  s << "} pc;\n\nvoid main() {\n  uint base = group_index() * " << 256 * kPerThread
+    << "u + gl_LocalInvocationID.x;\n  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
+    << "  uint i = base + k * 256u;\n  if (i >= pc.n) return;\n";
   if (nb) {
     s << "  uint idx[" << kMaxDims << "];\n  { uint r = i;\n";
     s << "    for (int d = " << kMaxDims - 1 << "; d >= 0; --d) { idx[d] = r % pc.shape[d]; r /= pc.shape[d]; } }\n";
@@ -289,7 +294,7 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
     int ni = c.output_nodes()[o];
     s << "  st_" << dt(nodes[ni].dtype) << "(pc.out" << o << ", i, v" << ni << ");\n";
   }
-  s << "}\n";
+  s << "  }\n}\n";
   return s.str();
 }
 
@@ -509,7 +514,8 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
   if (push > kPushBytes) return false;
 
   std::ostringstream key;
-  key << c.kernel_key() << "|modes:";
+  // the generator's version is part of the key: a changed generator never loads stale SPIR-V
+  key << "fused-v" << kGeneratorVersion << "|" << c.kernel_key() << "|modes:";
   for (size_t k = 0; k < inputs.size(); ++k)
     key << static_cast<char>(p.modes[k]) << (p.modes[k] == Mode::l ? p.literals[k] : "") << ",";
 
@@ -581,7 +587,7 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
       }
     }
   }
-  Encoder::get().dispatch(pipe, pc, static_cast<uint32_t>(off), grid_1d(div_up(n, 256)),
+  Encoder::get().dispatch(pipe, pc, static_cast<uint32_t>(off), grid_1d(div_up(n, 256 * kPerThread)),
                                   reads, writes);
   return true;
 }
