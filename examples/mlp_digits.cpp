@@ -2,10 +2,13 @@
 // linear warmup joined to a cosine decay, mini-batches, and a compiled training step that
 // captures the model, the optimizer and the global random state (Dropout draws from it).
 #include <kiln/kiln.h>
+#include <kiln/io/checkpoint.h>
 #include <kiln/nn/nn.h>
 #include <kiln/optim/optim.h>
 
 #include <cstdio>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 
 #include "common/cli.h"
@@ -48,7 +51,9 @@ int main(int argc, char** argv) {
   cli.steps = 600;
   float lr = 3e-3f, weight_decay = 0.01f, dropout = 0.1f, min_accuracy = 0.f;
   int hidden = 128, batch_size = 64, warmup = 50, print_every = 100;
-  std::string data_dir;
+  std::string data_dir, checkpoint_dir;
+  bool resume = false;
+  int save_every = 100;
   cli.option("lr", &lr, "peak learning rate");
   cli.option("warmup", &warmup, "linear warmup steps");
   cli.option("weight-decay", &weight_decay, "AdamW weight decay");
@@ -58,6 +63,11 @@ int main(int argc, char** argv) {
   cli.option("print-every", &print_every, "steps between progress lines");
   cli.option("data", &data_dir, "directory holding digits.csv.gz");
   cli.option("min-accuracy", &min_accuracy, "exit with status 1 if the test accuracy is lower");
+  cli.option("checkpoint", &checkpoint_dir,
+             "directory for DIR/mlp_digits.ckpt (model, optimizer, RNG, step), saved every "
+             "--save-every steps and at the end");
+  cli.option("save-every", &save_every, "steps between checkpoints");
+  cli.flag("resume", &resume, "continue from the checkpoint in --checkpoint DIR if it exists");
   if (int rc = cli.parse(argc, argv); rc >= 0) return rc;
   try {
     std::string dev = cli.setup_device();
@@ -93,10 +103,30 @@ int main(int argc, char** argv) {
     if (cli.compile) step = kx::compile(step, {.inputs = state, .outputs = state});
 
     ex::Batches batches(train, batch_size, k_batches);
+    std::string ckpt = checkpoint_dir.empty() ? "" : checkpoint_dir + "/mlp_digits.ckpt";
+    int start = 0;
+    if (resume) {
+      if (ckpt.empty()) throw std::invalid_argument("--resume needs --checkpoint DIR");
+      if (std::ifstream(ckpt).good()) {
+        // model, optimizer (moments, step, learning-rate state) and the RNG come back exactly
+        kx::CheckpointInfo info = kx::load_checkpoint(ckpt, model, optimizer);
+        start = static_cast<int>(info.step);
+        for (int i = 0; i < start; ++i) batches.next();  // the same batch order as a straight run
+        std::printf("resumed from %s at step %d\n", ckpt.c_str(), start);
+      } else {
+        std::printf("no checkpoint at %s: starting from scratch\n", ckpt.c_str());
+      }
+    }
+    auto save = [&](int it) {
+      if (ckpt.empty()) return;
+      std::filesystem::create_directories(checkpoint_dir);
+      kx::save_checkpoint(ckpt, kx::Checkpoint{model, optimizer, static_cast<uint64_t>(it),
+                                               {{"example", "mlp_digits"}}});
+    };
     ex::Timer timer;
     int since = 0;
     double loss_sum = 0;
-    for (int it = 1; it <= cli.steps; ++it) {
+    for (int it = start + 1; it <= cli.steps; ++it) {
       auto [x, y] = batches.next();
       array loss = step(x, y);
       kx::eval(ex::arrays_of({&model, &optimizer, &kx::random::state()}, {loss}));
@@ -114,7 +144,9 @@ int main(int argc, char** argv) {
         loss_sum = 0;
         timer.lap();
       }
+      if (save_every > 0 && it % save_every == 0) save(it);
     }
+    save(cli.steps);
     model.eval();
     float acc = ex::accuracy(model(test.x), test.y);
     std::printf("test accuracy %.4f (%d examples)\n", acc, test.size());
