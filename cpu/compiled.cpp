@@ -16,8 +16,8 @@ struct InputView {
   const char* base;
   size_t itemsize;
   int mode;  // 0: scalar, 1: contiguous over the output, 2: strided (gather)
-  cpu::StridedLoop<1>* loop = nullptr;
-  Strides strides;
+  Shape cshape;     // mode 2: the output shape collapsed for this input
+  Strides strides;  // mode 2: the input's strides over cshape (0 on broadcast axes)
 };
 }  // namespace
 
@@ -36,7 +36,9 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     else if (inputs[k].shape() == shape) v.mode = 1;
     else {
       v.mode = 2;
-      v.strides = cpu::broadcast_strides(inputs[k].shape(), shape);
+      cpu::StridedLoop<1> loop(shape, {cpu::broadcast_strides(inputs[k].shape(), shape)});
+      v.cshape = loop.shape;
+      v.strides = loop.strides[0];
     }
   }
   // output node → output array (a node may be several outputs)
@@ -54,7 +56,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
     for (size_t i = 0; i < nodes_.size(); ++i) scratch[i].resize(kBlock * nodes_[i].dtype.size());
     std::vector<const char*> ptr(nodes_.size());
     std::vector<int64_t> node_stride(nodes_.size(), 1);
-    std::vector<int> idx(shape.size());
+    std::vector<int> idx(shape.size() + 1);
     for (size_t b = b0; b < b1; ++b) {
       size_t start = b * kBlock, n = std::min(kBlock, total - start);
       // operand pointer + stride (0 or 1) for an external input
@@ -70,24 +72,46 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
         if (g.size() < kBlock * v.itemsize) {
           g.resize(kBlock * v.itemsize);
         }
-        // gather n elements starting at flat output index `start`
-        size_t nd = shape.size();
+        // gather n elements starting at flat output index `start`, run by run over the
+        // input's collapsed innermost axis (a run is a fill when that stride is 0, a copy
+        // when it is 1); a block inside one run is used in place
+        const Shape& cs = v.cshape;
+        const Strides& cst = v.strides;
+        int nd = static_cast<int>(cs.size());
         size_t r = start;
-        for (int d = static_cast<int>(nd) - 1; d >= 0; --d) {
-          idx[d] = static_cast<int>(r % shape[d]);
-          r /= shape[d];
+        for (int d = nd - 1; d >= 0; --d) {
+          idx[d] = static_cast<int>(r % cs[d]);
+          r /= cs[d];
         }
         int64_t off = 0;
-        for (size_t d = 0; d < nd; ++d) off += idx[d] * v.strides[d];
-        for (size_t i = 0; i < n; ++i) {
-          std::memcpy(g.data() + i * v.itemsize, v.base + off * v.itemsize, v.itemsize);
-          for (int d = static_cast<int>(nd) - 1; d >= 0; --d) {
-            if (++idx[d] < shape[d]) {
-              off += v.strides[d];
-              break;
-            }
-            off -= static_cast<int64_t>(shape[d] - 1) * v.strides[d];
+        for (int d = 0; d < nd; ++d) off += idx[d] * cst[d];
+        int64_t inner = cst[nd - 1];
+        if (idx[nd - 1] + n <= static_cast<size_t>(cs[nd - 1]) && (inner == 0 || inner == 1)) {
+          stride = inner;
+          return v.base + off * v.itemsize;
+        }
+        size_t done = 0;
+        while (done < n) {
+          size_t run = std::min<size_t>(n - done, cs[nd - 1] - idx[nd - 1]);
+          char* dst = g.data() + done * v.itemsize;
+          const char* src = v.base + off * v.itemsize;
+          if (inner == 1) {
+            std::memcpy(dst, src, run * v.itemsize);
+          } else if (inner == 0) {
+            for (size_t e = 0; e < run; ++e) std::memcpy(dst + e * v.itemsize, src, v.itemsize);
+          } else {
+            for (size_t e = 0; e < run; ++e)
+              std::memcpy(dst + e * v.itemsize, src + e * inner * v.itemsize, v.itemsize);
+          }
+          done += run;
+          // advance the multi-index by `run` (to the start of the next row)
+          off += static_cast<int64_t>(run) * inner;
+          idx[nd - 1] += static_cast<int>(run);
+          for (int d = nd - 1; d > 0 && idx[d] >= cs[d]; --d) {
+            off -= static_cast<int64_t>(cs[d]) * cst[d];
             idx[d] = 0;
+            ++idx[d - 1];
+            off += cst[d - 1];
           }
         }
         return g.data();
