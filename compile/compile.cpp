@@ -11,6 +11,7 @@
 #include <unordered_set>
 
 #include "../core/compiled.h"
+#include "../core/compiled_call.h"
 #include "../core/errors.h"
 #include "../core/primitives.h"
 #include "compile_info.h"
@@ -78,7 +79,57 @@ struct CacheEntry {
   size_t n_fun_outputs = 0;
   std::vector<size_t> captured_out_counts;
   std::vector<std::vector<Shape>> out_shapes;  // per tape node
+  // The whole entry as one CompiledCall node (GPU replay), when it qualifies.
+  std::shared_ptr<CompiledProgram> program;
+  std::vector<size_t> program_inputs;  // index into graph.inputs of each program input
+  int64_t calls = 0;
 };
+
+// Steps whose inputs and outputs together exceed this are not replayed: replay copies them
+// into and out of the recording's fixed memory, which costs more than re-recording a few
+// large kernels.
+constexpr size_t kReplayMaxBytes = size_t(64) << 20;
+
+bool replay_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("KILN_GPU_REPLAY");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
+
+// Builds the CompiledProgram of an entry if it can run as one recorded GPU step.
+void make_program(CacheEntry& e) {
+  const Graph& g = e.graph;
+  if (e.sig.device != Device::gpu || e.sig.shapeless || !replay_enabled()) return;
+  if (g.tape.size() < 2) return;
+  std::unordered_set<uintptr_t> produced, read;
+  for (auto& node : g.tape) {
+    if (node.primitive().device() != Device::gpu) return;
+    for (auto& o : node.outputs()) produced.insert(o.id());
+    for (auto& in : node.inputs()) read.insert(in.id());
+  }
+  auto prog = std::make_shared<CompiledProgram>();
+  size_t bytes = 0;
+  for (size_t i = 0; i < g.inputs.size(); ++i)
+    if (read.count(g.inputs[i].id())) {
+      prog->inputs.push_back(g.inputs[i]);
+      e.program_inputs.push_back(i);
+      bytes += g.inputs[i].nbytes();
+    }
+  std::unordered_set<uintptr_t> seen;
+  for (auto& o : g.outputs)
+    if (produced.count(o.id()) && seen.insert(o.id()).second) {
+      prog->outputs.push_back(o);
+      bytes += o.nbytes();
+    }
+  if (prog->outputs.empty() || bytes > kReplayMaxBytes) {
+    e.program_inputs.clear();
+    return;
+  }
+  prog->tape = g.tape;
+  e.program = std::move(prog);
+}
 
 }  // namespace
 
@@ -98,6 +149,9 @@ struct CompiledFunctionImpl {
                                     const std::vector<array>& captured, const Signature& sig);
   std::vector<array> replay(const CacheEntry& e, const std::vector<array>& args,
                             const std::vector<array>& captured);
+  // The entry as one CompiledCall node over the actual arguments.
+  std::vector<array> call_program(const CacheEntry& e, const std::vector<array>& args,
+                                  const std::vector<array>& captured);
 };
 
 namespace {
@@ -204,6 +258,7 @@ std::unique_ptr<CacheEntry> CompiledFunctionImpl::trace(const std::vector<array>
     for (auto& o : node.outputs()) shapes.push_back(o.shape());
     entry->out_shapes.push_back(std::move(shapes));
   }
+  if (m == CompileMode::enabled) make_program(*entry);
   last_tape_names.clear();
   last_kernel_keys.clear();
   for (auto& node : g.tape) {
@@ -263,6 +318,38 @@ std::vector<array> CompiledFunctionImpl::replay(const CacheEntry& e,
   return result;
 }
 
+std::vector<array> CompiledFunctionImpl::call_program(const CacheEntry& e,
+                                                      const std::vector<array>& args,
+                                                      const std::vector<array>& captured) {
+  const Graph& g = e.graph;
+  const CompiledProgram& prog = *e.program;
+  size_t na = args.size();
+  auto actual = [&](size_t i) -> const array& { return i < na ? args[i] : captured[i - na]; };
+  std::vector<array> ins;
+  ins.reserve(e.program_inputs.size());
+  for (size_t i : e.program_inputs) ins.push_back(actual(i));
+  std::vector<Shape> shapes;
+  std::vector<Dtype> dtypes;
+  for (auto& o : prog.outputs) {
+    shapes.push_back(o.shape());
+    dtypes.push_back(o.dtype());
+  }
+  auto prim = std::make_shared<CompiledCall>(g.tape.front().primitive().stream(), e.program);
+  std::vector<array> outs;
+  if (shapes.size() == 1) outs.push_back(array(shapes[0], dtypes[0], prim, std::move(ins)));
+  else outs = array::make_arrays(std::move(shapes), std::move(dtypes), prim, ins);
+  std::unordered_map<uintptr_t, const array*> map;
+  for (size_t i = 0; i < outs.size(); ++i) map.emplace(prog.outputs[i].id(), &outs[i]);
+  for (size_t i = 0; i < g.inputs.size(); ++i) map.emplace(g.inputs[i].id(), &actual(i));
+  std::vector<array> result;
+  result.reserve(g.outputs.size());
+  for (auto& o : g.outputs) {
+    auto it = map.find(o.id());
+    result.push_back(it == map.end() ? o : *it->second);  // else a constant of the trace
+  }
+  return result;
+}
+
 std::vector<array> CompiledFunctionImpl::call(const std::vector<array>& args) {
   for (auto& a : args)
     if (!a.valid()) throw std::invalid_argument("[compile] an argument is an empty array handle");
@@ -305,7 +392,14 @@ std::vector<array> CompiledFunctionImpl::call(const std::vector<array>& args) {
     cache.push_back(std::move(fresh));
     entry = cache.back().get();
   }
-  auto result = replay(*entry, args, captured);
+  std::vector<array> result;
+  // An entry is recorded for replay on its second call: entries called once (an optimizer's
+  // first step, before its moments exist) never pay for a recording.
+  if (++entry->calls >= 2 && entry->program && !entry->program->unreplayable) {
+    result = call_program(*entry, args, captured);
+  } else {
+    result = replay(*entry, args, captured);
+  }
   lock.unlock();
   std::vector<array> fun_outs(result.begin(), result.begin() + entry->n_fun_outputs);
   if (!opts.outputs.empty()) {

@@ -54,6 +54,7 @@ Encoder::Encoder() {
   ci.queueFamilyIndex = c.queue_family;
   vk_check(vkCreateCommandPool(c.device, &ci, nullptr, &pool_), "vkCreateCommandPool");
   Allocator::get().on_pressure = [this] {
+    if (capturing_) return;  // cannot submit while capturing: the request may fail instead
     log("memory pressure: waiting for submitted work");
     flush();
     wait_all();
@@ -61,7 +62,7 @@ Encoder::Encoder() {
 }
 
 void Encoder::begin() {
-  if (recording_) return;
+  if (recording_ || capturing_) return;
   Context& c = Context::require();
   if (free_cbs_.empty()) {
     VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
@@ -95,7 +96,8 @@ void Encoder::barrier() {
   vkCmdPipelineBarrier(cb_, st, st, 0, 1, &mb, 0, nullptr, 0, nullptr);
   written_.clear();
   read_.clear();
-  detail::stats_mut().barriers++;
+  if (capturing_) capture_barriers_++;
+  else detail::stats_mut().barriers++;
 }
 
 void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
@@ -134,8 +136,9 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
   vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   if (push_size) vkCmdPushConstants(cb_, pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
   vkCmdDispatch(cb_, grid.x, grid.y, grid.z);
-  detail::stats_mut().dispatches++;
-  if (++commands_ >= kMaxCommands) flush();
+  if (capturing_) capture_dispatches_++;
+  else detail::stats_mut().dispatches++;
+  if (++commands_ >= kMaxCommands && !capturing_) flush();
 }
 
 void Encoder::copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t dst_off,
@@ -147,7 +150,7 @@ void Encoder::copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t ds
   barrier_for({&src}, {&dst});
   VkBufferCopy region{src->offset() + src_off, dst->offset() + dst_off, bytes};
   vkCmdCopyBuffer(cb_, src->vk(), dst->vk(), 1, &region);
-  if (++commands_ >= kMaxCommands) flush();
+  if (++commands_ >= kMaxCommands && !capturing_) flush();
 }
 
 void Encoder::fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value) {
@@ -156,7 +159,7 @@ void Encoder::fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value)
   keep_.push_back(dst);
   barrier_for({}, {&dst});
   vkCmdFillBuffer(cb_, dst->vk(), dst->offset() + off, bytes, value);
-  if (++commands_ >= kMaxCommands) flush();
+  if (++commands_ >= kMaxCommands && !capturing_) flush();
 }
 
 void Encoder::keep(std::shared_ptr<void> p) {
@@ -165,6 +168,7 @@ void Encoder::keep(std::shared_ptr<void> p) {
 }
 
 void Encoder::flush() {
+  if (capturing_) throw CaptureAborted("a submit was needed");
   if (!recording_) return;
   Context& c = Context::require();
   // Make everything written visible to the host (downloads read mapped memory).
@@ -212,6 +216,7 @@ void Encoder::retire() {
 }
 
 void Encoder::wait(uint64_t serial) {
+  if (capturing_) throw CaptureAborted("the host waited for the device");
   if (serial == 0 || serial <= completed_) return;
   if (recording_ && serial >= serial_) flush();
   Context& c = Context::require();
@@ -225,6 +230,84 @@ void Encoder::wait(uint64_t serial) {
 void Encoder::wait_all() {
   flush();
   wait(serial_);
+}
+
+// ---------------------------------------------------------------- capture
+void Encoder::begin_capture() {
+  if (capturing_) throw std::logic_error("[gpu] nested command capture");
+  Context& c = Context::require();
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_SECONDARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cb;
+  vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
+  VkCommandBufferInheritanceInfo inh{VK_STRUCTURE_TYPE_COMMAND_BUFFER_INHERITANCE_INFO};
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
+  bi.pInheritanceInfo = &inh;
+  VkResult r = vkBeginCommandBuffer(cb, &bi);
+  if (r != VK_SUCCESS) {
+    vkFreeCommandBuffers(c.device, pool_, 1, &cb);
+    vk_check(r, "vkBeginCommandBuffer");
+  }
+  saved_ = {cb_, recording_, commands_, std::move(keep_), std::move(written_), std::move(read_)};
+  keep_.clear();
+  written_.clear();
+  read_.clear();
+  cb_ = cb;
+  commands_ = 0;
+  capture_dispatches_ = capture_barriers_ = 0;
+  capturing_ = true;
+}
+
+void Encoder::restore_primary() {
+  cb_ = saved_.cb;
+  recording_ = saved_.recording;
+  commands_ = saved_.commands;
+  keep_ = std::move(saved_.keep);
+  written_ = std::move(saved_.written);
+  read_ = std::move(saved_.read);
+  saved_ = {};
+  capturing_ = false;
+}
+
+Encoder::Captured Encoder::end_capture() {
+  if (!capturing_) throw std::logic_error("[gpu] end_capture without begin_capture");
+  Captured c{cb_, std::move(keep_), capture_dispatches_, capture_barriers_};
+  VkResult r = vkEndCommandBuffer(cb_);
+  restore_primary();
+  if (r != VK_SUCCESS) {
+    free_captured(c.cb);
+    vk_check(r, "vkEndCommandBuffer");
+  }
+  return c;
+}
+
+void Encoder::abort_capture() {
+  if (!capturing_) return;
+  VkCommandBuffer cb = cb_;
+  auto keep = std::move(keep_);
+  restore_primary();
+  vkEndCommandBuffer(cb);
+  free_captured(cb);
+}
+
+void Encoder::free_captured(VkCommandBuffer cb) {
+  if (cb) vkFreeCommandBuffers(Context::require().device, pool_, 1, &cb);
+}
+
+void Encoder::execute(const Captured& c) {
+  if (capturing_) throw std::logic_error("[gpu] executing captured commands inside a capture");
+  begin();
+  barrier();
+  vkCmdExecuteCommands(cb_, 1, &c.cb);
+  barrier();
+  auto& s = detail::stats_mut();
+  s.dispatches += c.dispatches;
+  s.barriers += c.barriers;
+  commands_ += c.dispatches;
+  if (commands_ >= kMaxCommands) flush();
 }
 
 // ---------------------------------------------------------------- pipelines

@@ -8,6 +8,7 @@
 #include <deque>
 #include <initializer_list>
 #include <memory>
+#include <stdexcept>
 #include <unordered_set>
 #include <vector>
 
@@ -16,6 +17,13 @@
 namespace kiln::gpu {
 
 using Buf = std::shared_ptr<Buffer>;
+
+// Thrown while capturing (see Encoder::begin_capture) when the work being recorded needs the
+// host: a submit, a wait, a download, an upload or a CPU fallback. The capture is then
+// abandoned and the work runs the normal way.
+struct CaptureAborted : std::runtime_error {
+  using std::runtime_error::runtime_error;
+};
 
 struct Grid {
   uint32_t x = 1, y = 1, z = 1;
@@ -38,6 +46,24 @@ class Encoder {
   void fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value);
   // Keeps an object alive until the current command buffer completes.
   void keep(std::shared_ptr<void> p);
+
+  // ---- capture: recording into a reusable secondary command buffer (gpu/replay.cpp)
+  struct Captured {
+    VkCommandBuffer cb = VK_NULL_HANDLE;
+    std::vector<std::shared_ptr<void>> keep;  // every buffer the commands touch
+    uint32_t dispatches = 0, barriers = 0;
+  };
+  // Until end_capture/abort_capture, dispatches, copies and fills go into a fresh secondary
+  // command buffer (simultaneous use: it may be pending several times) with its own hazard
+  // tracking; flush()/wait() throw CaptureAborted. The primary being recorded is untouched.
+  void begin_capture();
+  Captured end_capture();
+  void abort_capture();
+  bool capturing() const { return capturing_; }
+  // Records a full barrier, the captured commands, and a full barrier.
+  void execute(const Captured& c);
+  // Frees a captured command buffer no pending submission uses any more.
+  void free_captured(VkCommandBuffer cb);
 
   // Serial of the command buffer being recorded (0 if none).
   uint64_t recording_serial() const { return recording_ ? serial_ : 0; }
@@ -71,6 +97,17 @@ class Encoder {
   std::unordered_set<const Buffer*> written_, read_;
   std::deque<InFlight> inflight_;
   std::vector<VkCommandBuffer> free_cbs_;
+  // capture state, and the primary's state saved while capturing
+  bool capturing_ = false;
+  uint32_t capture_dispatches_ = 0, capture_barriers_ = 0;
+  struct Saved {
+    VkCommandBuffer cb;
+    bool recording;
+    uint32_t commands;
+    std::vector<std::shared_ptr<void>> keep;
+    std::unordered_set<const Buffer*> written, read;
+  } saved_{};
+  void restore_primary();
   std::vector<VkFence> free_fences_;
 };
 

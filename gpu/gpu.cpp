@@ -48,6 +48,7 @@ void download(DeviceBuffer& db, void* dst, size_t nbytes) {
   auto* b = dynamic_cast<Buffer*>(&db);
   if (!b) throw GpuError("[gpu] download of a buffer that is not a Vulkan buffer");
   Encoder& e = Encoder::get();
+  if (e.capturing()) throw CaptureAborted("a value was read on the host");
   stats_mut().downloads++;
   if (b->mapped()) {
     e.wait(b->serial);
@@ -93,6 +94,7 @@ Buf input(const array& a) {
     if (!b) throw GpuError("[gpu] array data lives on a foreign device buffer");
     return b;
   }
+  if (Encoder::get().capturing()) throw CaptureAborted("host data was uploaded");
   size_t n = d->nbytes();
   Buf b = Allocator::get().device(n);
   if (n > 0) {
@@ -155,6 +157,7 @@ bool all_supported(const std::vector<array>& arrays) {
 
 void fallback(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs,
               const std::string& why) {
+  if (Encoder::get().capturing()) throw CaptureAborted(p.name() + " runs on the CPU (" + why + ")");
   auto& s = detail::stats_mut();
   s.fallbacks++;
   s.fallback_by_primitive[p.name()]++;

@@ -2,6 +2,7 @@
 #include "../core/backend.h"
 #include "../core/errors.h"
 #include "../core/compiled.h"
+#include "../core/compiled_call.h"
 #include "../core/primitives.h"
 #include "fused.h"
 #include "gpu.h"
@@ -61,5 +62,6 @@ KILN_NO_GPU(Sort)
 KILN_NO_GPU(Matmul)
 KILN_NO_GPU(RandomBits)
 KILN_NO_GPU(Compiled)
+KILN_NO_GPU(CompiledCall)
 
 }  // namespace kiln

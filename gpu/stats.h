@@ -13,6 +13,9 @@ struct KernelStats {
   uint64_t uploads = 0;     // host → device copies of array data
   uint64_t downloads = 0;   // device → host copies
   uint64_t fallbacks = 0;   // primitives evaluated on the CPU instead
+  uint64_t recordings = 0;  // compiled steps recorded for replay (gpu/replay.cpp)
+  uint64_t replays = 0;     // executions of a recorded step (the first one included)
+  uint64_t replay_aborts = 0;  // compiled steps found not replayable while recording
   std::map<std::string, uint64_t> fallback_by_primitive;  // primitive name → count
 };
 KernelStats kernel_stats();
