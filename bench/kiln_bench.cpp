@@ -35,6 +35,7 @@ struct Options {
   int repeat = 20;
   int warmup = 3;
   bool quick = false;
+  std::string mode = "both";  // eager, compiled or both
   std::string csv, json, plot;
 };
 
@@ -366,6 +367,7 @@ std::vector<Row> run_case(const Workload& w, kx::Device dev, const Options& o) {
     why = e.what();
   }
   for (int mode = 0; mode < 2; ++mode) {
+    if (o.mode != "both" && o.mode != (mode == 0 ? "eager" : "compiled")) continue;
     Row r;
     r.workload = w.name;
     r.device = dname;
@@ -519,6 +521,7 @@ void usage() {
       "  --repeat N        timed runs per row (default 20)\n"
       "  --warmup N        untimed runs before timing (default 3)\n"
       "  --quick           tiny shapes, 3 repeats, 1 warmup (smoke test)\n"
+      "  --mode M          eager, compiled or both (default; e.g. compiled with KILN_GPU_PROFILE)\n"
       "  --csv PATH        write the rows as CSV\n"
       "  --json PATH       write the rows as JSON\n"
       "  --plot PATH       write an SVG bar chart of eager vs compiled\n"
@@ -552,6 +555,13 @@ int main(int argc, char** argv) {
     else if (a == "--device") dev = next();
     else if (a == "--repeat") o.repeat = std::max(1, std::atoi(next().c_str()));
     else if (a == "--warmup") o.warmup = std::max(0, std::atoi(next().c_str()));
+    else if (a == "--mode") {
+      o.mode = next();
+      if (o.mode != "eager" && o.mode != "compiled" && o.mode != "both") {
+        std::cerr << "kiln-bench: --mode must be eager, compiled or both\n";
+        return 2;
+      }
+    }
     else if (a == "--quick") {
       o.quick = true;
       o.repeat = 3;

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "context.h"
+#include "profile.h"
 #include "shaders.h"
 #include "stats_impl.h"
 
@@ -78,6 +79,7 @@ void Encoder::begin() {
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   vk_check(vkBeginCommandBuffer(cb_, &bi), "vkBeginCommandBuffer");
+  if (profile::enabled()) profile::begin(cb_);
   recording_ = true;
   serial_ += 1;
   commands_ = 0;
@@ -136,6 +138,7 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
   vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
   if (push_size) vkCmdPushConstants(cb_, pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
   vkCmdDispatch(cb_, grid.x, grid.y, grid.z);
+  if (profile::enabled() && !capturing_) profile::after(cb_, pipeline, nullptr);
   if (capturing_) capture_dispatches_++;
   else detail::stats_mut().dispatches++;
   if (++commands_ >= kMaxCommands && !capturing_) flush();
@@ -150,6 +153,7 @@ void Encoder::copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t ds
   barrier_for({&src}, {&dst});
   VkBufferCopy region{src->offset() + src_off, dst->offset() + dst_off, bytes};
   vkCmdCopyBuffer(cb_, src->vk(), dst->vk(), 1, &region);
+  if (profile::enabled() && !capturing_) profile::after(cb_, VK_NULL_HANDLE, "copy");
   if (++commands_ >= kMaxCommands && !capturing_) flush();
 }
 
@@ -159,6 +163,7 @@ void Encoder::fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value)
   keep_.push_back(dst);
   barrier_for({}, {&dst});
   vkCmdFillBuffer(cb_, dst->vk(), dst->offset() + off, bytes, value);
+  if (profile::enabled() && !capturing_) profile::after(cb_, VK_NULL_HANDLE, "fill");
   if (++commands_ >= kMaxCommands && !capturing_) flush();
 }
 
@@ -196,6 +201,10 @@ void Encoder::flush() {
   cb_ = VK_NULL_HANDLE;
   detail::stats_mut().submits++;
   vk_check(r, "vkQueueSubmit");
+  if (profile::enabled()) {  // the query pool is reused by the next command buffer
+    vk_check(vkWaitForFences(c.device, 1, &fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+    profile::collect();
+  }
   retire();
 }
 
@@ -302,6 +311,7 @@ void Encoder::execute(const Captured& c) {
   begin();
   barrier();
   vkCmdExecuteCommands(cb_, 1, &c.cb);
+  if (profile::enabled()) profile::after(cb_, VK_NULL_HANDLE, "replayed step");
   barrier();
   auto& s = detail::stats_mut();
   s.dispatches += c.dispatches;
@@ -368,6 +378,7 @@ VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   vk_check(vkCreateComputePipelines(c.device, pc.vk_cache, 1, &ci, nullptr, &p),
            "vkCreateComputePipelines");
   pc.pipelines.emplace(key, p);
+  profile::name_pipeline(p, key);
   log("pipeline " + key);
   return p;
 }

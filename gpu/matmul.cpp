@@ -1,4 +1,6 @@
 // eval_gpu of Matmul (shaders/matmul.comp): a tiled shared-memory kernel, batched over z.
+// Products with few 128 x 128 output tiles split K across workgroups (float32 partial tiles,
+// summed by shaders/matmul_reduce.comp) so that they still fill the device.
 #include "kernels.h"
 
 namespace kiln {
@@ -7,9 +9,15 @@ using namespace gpu;
 
 namespace {
 struct MatmulPC {
-  uint64_t a, b, c;
-  uint32_t M, N, K;
+  uint64_t a, b, c, part;
+  uint32_t M, N, K, splits, kchunk;
 };
+struct ReducePC {
+  uint64_t part, c;
+  uint32_t mn, splits, total;
+};
+// Workgroups a split-K product aims for (a few per multiprocessor on large GPUs).
+constexpr uint64_t kTargetGroups = 256;
 }  // namespace
 
 void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -28,10 +36,30 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   VkPipeline pipe = pipeline(name.c_str(), {});
   uint64_t maxz = Context::require().caps.max_workgroup_count[2];
   size_t isz = a.itemsize();
+  uint64_t tiles = uint64_t(div_up(N, 128)) * div_up(M, 128) * batch;
+  if (tiles < kTargetGroups / 4 && K >= 128) {
+    // split K into chunks of at least 64 (a multiple of the kernel's K step, 16)
+    uint64_t want = std::min<uint64_t>(kTargetGroups / tiles, K / 64);
+    uint32_t kchunk = static_cast<uint32_t>(div_up(div_up(K, want), 16) * 16);
+    uint32_t splits = div_up(K, kchunk);
+    if (splits > 1 && batch * splits <= maxz &&
+        batch * splits * M * N < (1ull << 32)) {
+      Buf part = temp(batch * splits * M * N * sizeof(float));
+      MatmulPC pc{ba->address(), bb->address(), y->address(), part->address(), M, N, K, splits, kchunk};
+      Encoder::get().dispatch(pipe, &pc, sizeof(pc),
+                              {div_up(N, 128), div_up(M, 128), static_cast<uint32_t>(batch * splits)},
+                              {ba, bb}, {part});
+      uint64_t total = batch * M * N;
+      ReducePC rp{part->address(), y->address(), M * N, splits, static_cast<uint32_t>(total)};
+      std::string rname = std::string("matmul_reduce_") + dt(a.dtype());
+      dispatch(rname.c_str(), {kWorkgroup}, rp, grid_1d(div_up(total, kWorkgroup)), {part}, {y});
+      return;
+    }
+  }
   for (uint64_t b0 = 0; b0 < batch; b0 += maxz) {
     uint32_t nb = static_cast<uint32_t>(std::min<uint64_t>(maxz, batch - b0));
     MatmulPC pc{ba->address() + b0 * M * K * isz, bb->address() + b0 * K * N * isz,
-                y->address() + b0 * M * N * isz, M, N, K};
+                y->address() + b0 * M * N * isz, y->address(), M, N, K, 1, K};
     Encoder::get().dispatch(pipe, &pc, sizeof(pc), {div_up(N, 128), div_up(M, 128), nb}, {ba, bb},
                             {y});
   }

@@ -97,7 +97,9 @@ TEST(GpuOps, Matmul) {
   REQUIRE_GPU();
   kx::gpu::detail::reset_kernel_stats();
   for (kx::Dtype d : gt::kFloats) {
-    for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 5, 3}, {64, 33, 129}, {130, 17, 70}}) {
+    // the last three split K (few output tiles, K >= 128): partial tiles + a reduce pass
+    for (auto [m, k, n] : {std::tuple{1, 1, 1}, {7, 5, 3}, {64, 33, 129}, {130, 17, 70},
+                           {5, 300, 7}, {130, 1000, 70}, {1, 129, 260}}) {
       kx::array a = gt::rand({m, k}, d, -1, 1, 61), b = gt::rand({k, n}, d, -1, 1, 62);
       float rtol = d == kx::float32 ? 1e-4f : gt::rtol_for(d) * 2;
       EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); }, {a, b}, rtol, 1e-3f))
@@ -105,6 +107,8 @@ TEST(GpuOps, Matmul) {
     }
   }
   kx::array a = gt::rand({3, 1, 9, 20}, kx::float32), b = gt::rand({2, 20, 11}, kx::float32);
+  EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); }, {a, b}, 1e-4f, 1e-4f));
+  a = gt::rand({3, 2, 9, 200}, kx::float32), b = gt::rand({200, 11}, kx::float32);  // batched split K
   EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); }, {a, b}, 1e-4f, 1e-4f));
   EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(kx::transpose(in[0], s), in[0], s); }, {gt::rand({20, 6}, kx::float32)}, 1e-4f, 1e-4f));
   EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); }, {gt::rand({4, 0}, kx::float32), gt::rand({0, 5}, kx::float32)}, 0, 0));

@@ -248,7 +248,8 @@ TEST(GpuReplay, DispatchCountsOfReferenceSteps) {
   auto s = stats();
   EXPECT_EQ(s.replays, 1u);
   EXPECT_EQ(s.submits, 1u);
-  EXPECT_EQ(s.dispatches, 12u) << "linear-model SGD step";
+  // 12 recorded + 2 copy_many (inputs in, results out)
+  EXPECT_EQ(s.dispatches, 14u) << "linear-model SGD step";
 
   MlpStep mlp(true);
   for (int i = 0; i < 3; ++i) mlp.step({mlp.x, mlp.y})[0].eval();
@@ -257,5 +258,5 @@ TEST(GpuReplay, DispatchCountsOfReferenceSteps) {
   s = stats();
   EXPECT_EQ(s.replays, 1u);
   EXPECT_EQ(s.submits, 1u);
-  EXPECT_EQ(s.dispatches, 46u) << "MLP + dropout + AdamW step";
+  EXPECT_EQ(s.dispatches, 48u) << "MLP + dropout + AdamW step (46 recorded + 2 copy_many)";
 }

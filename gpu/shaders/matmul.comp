@@ -3,7 +3,10 @@
 // of C per workgroup, K in steps of 16 through shared memory (stored as vec4 so each thread
 // reads its 8 rows and 8 columns with 4 vector loads); 256 threads each own an 8 x 8 block
 // (rows 4ty..4ty+3 and 64+4ty.., columns likewise with tx). The next K tile is prefetched
-// into registers while the current one is multiplied. Defines: T.
+// into registers while the current one is multiplied. Split K: with splits > 1 the
+// workgroups z = batch * splits + s each sum K range [s * kchunk, (s + 1) * kchunk) and write
+// float32 partial tiles to `part` (matmul_reduce.comp adds them), so small M x N products
+// still fill the device. Defines: T.
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 layout(local_size_x = 256) in;
@@ -11,7 +14,8 @@ layout(push_constant) uniform PC {
   BUF(T) a;
   BUF(T) b;
   BUF(T) c;
-  uint M, N, K;
+  Buf_f32 part;
+  uint M, N, K, splits, kchunk;
 } pc;
 
 const uint BM = 128u, BN = 128u, BK = 16u;
@@ -19,7 +23,8 @@ shared vec4 As[BK][BM / 4u];
 shared vec4 Bs[BK][BN / 4u];
 
 void main() {
-  uint z = gl_WorkGroupID.z;
+  uint zz = gl_WorkGroupID.z, z = zz / pc.splits, s = zz % pc.splits;
+  uint kbeg = s * pc.kchunk, kend = min(pc.K, kbeg + pc.kchunk);
   uint tile_m = gl_WorkGroupID.y * BM, tile_n = gl_WorkGroupID.x * BN;
   uint tid = gl_LocalInvocationID.x, tx = tid % 16u, ty = tid / 16u;
   uint a_off = z * pc.M * pc.K, b_off = z * pc.K * pc.N, c_off = z * pc.M * pc.N;
@@ -34,9 +39,9 @@ void main() {
   for (uint l = 0u; l < 8u; ++l) {                                                       \
     uint e = tid + l * 256u;                                                             \
     uint m = e / BK, k = e % BK, gm = tile_m + m, gk = (k0) + k;                         \
-    ra[l] = (gm < pc.M && gk < pc.K) ? LD(T)(pc.a, a_off + gm * pc.K + gk) : 0.0;        \
+    ra[l] = (gm < pc.M && gk < kend) ? LD(T)(pc.a, a_off + gm * pc.K + gk) : 0.0;        \
     uint kb = e / BN, n = e % BN, gkb = (k0) + kb, gn = tile_n + n;                      \
-    rb[l] = (gkb < pc.K && gn < pc.N) ? LD(T)(pc.b, b_off + gkb * pc.N + gn) : 0.0;      \
+    rb[l] = (gkb < kend && gn < pc.N) ? LD(T)(pc.b, b_off + gkb * pc.N + gn) : 0.0;      \
   }
 #define STORE_TILE()                                                                     \
   for (uint l = 0u; l < 8u; ++l) {                                                       \
@@ -46,11 +51,11 @@ void main() {
     uint kb = e / BN, n = e % BN;                                                        \
     Bs[kb][n / 4u][n % 4u] = rb[l];                                                      \
   }
-  LOAD_TILE(0u)
+  LOAD_TILE(kbeg)
   STORE_TILE()
   barrier();
-  for (uint k0 = 0u; k0 < pc.K; k0 += BK) {
-    bool more = k0 + BK < pc.K;
+  for (uint k0 = kbeg; k0 < kend; k0 += BK) {
+    bool more = k0 + BK < kend;
     if (more) { LOAD_TILE(k0 + BK) }
     for (uint kk = 0u; kk < BK; ++kk) {
       vec4 a0 = As[kk][ty], a1 = As[kk][16u + ty];
@@ -74,7 +79,9 @@ void main() {
     for (uint h = 0u; h < 2u; ++h)
       for (uint j = 0u; j < 4u; ++j) {
         uint gn = tile_n + h * 64u + 4u * tx + j;
-        if (gn < pc.N) ST(T)(pc.c, c_off + gm * pc.N + gn, acc[i][h][j]);
+        if (gn >= pc.N) continue;
+        if (pc.splits == 1u) ST(T)(pc.c, c_off + gm * pc.N + gn, acc[i][h][j]);
+        else pc.part.v[zz * pc.M * pc.N + gm * pc.N + gn] = acc[i][h][j];
       }
   }
 }
