@@ -250,7 +250,10 @@ std::unique_ptr<CacheEntry> CompiledFunctionImpl::trace(const std::vector<array>
 
   compile_detail::fold_constants(g);
   CompileMode m = mode_slot().load();
-  if (m != CompileMode::no_simplify) compile_detail::simplify(g);
+  if (m != CompileMode::no_simplify) {
+    compile_detail::simplify(g);
+    compile_detail::fold_transposes(g);
+  }
   if (m == CompileMode::enabled) compile_detail::fuse(g);
 
   for (auto& node : g.tape) {

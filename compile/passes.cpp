@@ -4,6 +4,7 @@
 #include <cstring>
 #include <functional>
 #include <map>
+#include <queue>
 #include <sstream>
 #include <unordered_set>
 
@@ -175,6 +176,54 @@ bool fusible(const array& node) {
 }
 }  // namespace
 
+void fold_transposes(Graph& g) {
+  auto swaps_last_two = [](const array& x) {
+    if (!x.has_primitive()) return false;
+    auto* t = dynamic_cast<const Transpose*>(&x.primitive());
+    if (!t) return false;
+    const auto& ax = t->axes();
+    int n = static_cast<int>(ax.size());
+    if (n < 2 || ax[n - 2] != n - 1 || ax[n - 1] != n - 2) return false;
+    for (int i = 0; i + 2 < n; ++i)
+      if (ax[i] != i) return false;
+    return true;
+  };
+  std::unordered_map<uintptr_t, int> uses;
+  for (auto& n : g.tape)
+    for (auto& in : n.inputs()) uses[in.id()]++;
+  for (auto& o : g.outputs) uses[o.id()]++;
+  rebuild(g, [&](const array& node, std::vector<array> ins, const GetFn&) -> std::vector<array> {
+    // swapaxes(A @ B) = Bᵀ @ Aᵀ when the product has no other use. GPU only: on the CPU the
+    // swapped product would round differently from the eager one (Eigen blocks M and N
+    // differently), and compiled CPU results are bit-identical to eager ones.
+    if (node.primitive().device() == Device::gpu && swaps_last_two(node) &&
+        uses[node.inputs()[0].id()] == 1 && ins[0].has_primitive()) {
+      if (auto* in = dynamic_cast<const Matmul*>(&ins[0].primitive())) {
+        auto prim = std::make_shared<Matmul>(node.primitive().stream(), !in->transpose_b(),
+                                             !in->transpose_a());
+        std::vector<array> ops{ins[0].inputs()[1], ins[0].inputs()[0]};
+        return {array(node.shape(), node.dtype(), prim, std::move(ops))};
+      }
+    }
+    auto* mm = dynamic_cast<const Matmul*>(&node.primitive());
+    if (!mm) return remake(node, std::move(ins));
+    bool ta = mm->transpose_a(), tb = mm->transpose_b(), changed = false;
+    while (swaps_last_two(ins[0])) {
+      ins[0] = ins[0].inputs()[0];
+      ta = !ta;
+      changed = true;
+    }
+    while (swaps_last_two(ins[1])) {
+      ins[1] = ins[1].inputs()[0];
+      tb = !tb;
+      changed = true;
+    }
+    if (!changed) return remake(node, std::move(ins));
+    auto prim = std::make_shared<Matmul>(node.primitive().stream(), ta, tb);
+    return {array(node.shape(), node.dtype(), prim, std::move(ins))};
+  });
+}
+
 void fuse(Graph& g) {
   const auto& lim = fuse_limits();
   std::unordered_map<uintptr_t, size_t> pos;  // node id → tape index
@@ -191,6 +240,23 @@ void fuse(Graph& g) {
     std::vector<size_t> members;  // tape indices
   };
   std::vector<Group> groups;
+  // Nodes reachable from `from` through consumers, among tape indices <= limit (only those can
+  // lead back into a group whose root is at `limit`).
+  auto descendants = [&](const std::vector<size_t>& from, size_t limit) {
+    std::unordered_set<size_t> seen;
+    std::vector<size_t> stack;
+    for (size_t f : from)
+      if (f <= limit && seen.insert(f).second) stack.push_back(f);
+    while (!stack.empty()) {
+      size_t n = stack.back();
+      stack.pop_back();
+      auto it = consumers.find(g.tape[n].id());
+      if (it == consumers.end()) continue;
+      for (size_t c : it->second)
+        if (c <= limit && seen.insert(c).second) stack.push_back(c);
+    }
+    return seen;
+  };
   for (size_t r = g.tape.size(); r-- > 0;) {
     const array& root = g.tape[r];
     if (group_of[r] != -1 || !fusible(root)) continue;
@@ -198,6 +264,11 @@ void fuse(Graph& g) {
     int gid = static_cast<int>(groups.size());
     group_of[r] = gid;
     const Shape& gshape = root.shape();
+    // A member whose value is also used outside the group (or is a function output) becomes
+    // an extra output of the fused kernel. The group must stay convex: no path may leave it
+    // and come back (`downstream` holds every node reachable from a use outside the group).
+    std::unordered_set<size_t> downstream;
+    int n_out = 1;
     bool grew = true;
     while (grew && static_cast<int>(grp.members.size()) < lim.max_nodes) {
       grew = false;
@@ -206,30 +277,36 @@ void fuse(Graph& g) {
           auto it = pos.find(in.id());
           if (it == pos.end()) continue;
           size_t c = it->second;
-          if (group_of[c] != -1 || !fusible(in)) continue;
-          bool all_in = true;
-          for (size_t cons : consumers[in.id()]) all_in = all_in && group_of[cons] == gid;
-          if (!all_in) continue;
-          if (outputs.count(in.id()) && in.shape() != gshape) continue;
+          if (group_of[c] != -1 || !fusible(in) || downstream.count(c)) continue;
+          std::vector<size_t> outside;
+          for (size_t cons : consumers[in.id()])
+            if (group_of[cons] != gid) outside.push_back(cons);
+          bool exported = !outside.empty() || outputs.count(in.id());
+          if (exported && (in.shape() != gshape || n_out >= lim.max_outputs)) continue;
+          std::unordered_set<size_t> reach;
+          if (!outside.empty()) {
+            reach = descendants(outside, r);
+            bool cycle = reach.count(c) > 0;
+            for (size_t m : grp.members) cycle = cycle || reach.count(m);
+            if (cycle) continue;
+          }
           if (static_cast<int>(grp.members.size()) >= lim.max_nodes) break;
           group_of[c] = gid;
           grp.members.push_back(c);
+          downstream.insert(reach.begin(), reach.end());
+          if (exported) ++n_out;
           grew = true;
         }
       }
     }
-    // input / output bounds: shrink by refusing the group if too wide
+    // input bound: refuse the group if too wide
     std::sort(grp.members.begin(), grp.members.end());
     std::unordered_set<uintptr_t> member_ids, ext;
     for (size_t m : grp.members) member_ids.insert(g.tape[m].id());
-    int n_out = 0;
-    for (size_t m : grp.members) {
+    for (size_t m : grp.members)
       for (auto& in : g.tape[m].inputs())
         if (!member_ids.count(in.id())) ext.insert(in.id());
-      if (m == r || outputs.count(g.tape[m].id())) ++n_out;
-    }
-    if (grp.members.size() < 2 || static_cast<int>(ext.size()) > lim.max_inputs ||
-        n_out > lim.max_outputs) {
+    if (grp.members.size() < 2 || static_cast<int>(ext.size()) > lim.max_inputs) {
       for (size_t m : grp.members) group_of[m] = -1;
       group_of[r] = -2;  // the root stays unfused; its inputs may still start groups
       continue;
@@ -237,6 +314,60 @@ void fuse(Graph& g) {
     groups.push_back(std::move(grp));
   }
   if (groups.empty()) return;
+
+  // Order the tape so that every group is contiguous (Kahn's algorithm over groups and single
+  // nodes, earliest first): a value a group exports is then built before its outside users.
+  {
+    size_t n = g.tape.size(), ng = groups.size();
+    auto unit = [&](size_t i) { return group_of[i] >= 0 ? size_t(group_of[i]) : ng + i; };
+    std::vector<size_t> first(ng + n, SIZE_MAX);
+    for (size_t i = 0; i < n; ++i) first[unit(i)] = std::min(first[unit(i)], i);
+    std::vector<std::unordered_set<size_t>> succ(ng + n);
+    std::vector<size_t> indeg(ng + n, 0);
+    for (size_t i = 0; i < n; ++i)
+      for (auto& in : g.tape[i].inputs()) {
+        auto it = pos.find(in.id());
+        if (it == pos.end()) continue;
+        size_t a = unit(it->second), b = unit(i);
+        if (a != b && succ[a].insert(b).second) ++indeg[b];
+      }
+    std::priority_queue<std::pair<size_t, size_t>, std::vector<std::pair<size_t, size_t>>,
+                        std::greater<>> ready;  // (first tape index, unit)
+    for (size_t u = 0; u < ng + n; ++u)
+      if (first[u] != SIZE_MAX && indeg[u] == 0) ready.push({first[u], u});
+    std::vector<array> tape;
+    tape.reserve(n);
+    while (!ready.empty()) {
+      size_t u = ready.top().second;
+      ready.pop();
+      if (u < ng) {
+        for (size_t m : groups[u].members) tape.push_back(g.tape[m]);
+      } else {
+        tape.push_back(g.tape[u - ng]);
+      }
+      for (size_t v : succ[u])
+        if (--indeg[v] == 0) ready.push({first[v], v});
+    }
+    if (tape.size() != n) throw std::logic_error("[compile] fusion produced a cyclic group graph");
+    std::vector<int> new_group(n);
+    for (size_t i = 0; i < n; ++i) new_group[i] = group_of[pos[tape[i].id()]];
+    for (size_t i = 0; i < n; ++i) pos[tape[i].id()] = i;
+    for (auto& grp : groups) {
+      for (auto& m : grp.members) m = pos[g.tape[m].id()];
+      grp.root = pos[g.tape[grp.root].id()];
+      std::sort(grp.members.begin(), grp.members.end());
+    }
+    group_of = std::move(new_group);
+    g.tape = std::move(tape);
+  }
+  // values used outside their group (exported as extra outputs)
+  std::unordered_set<uintptr_t> exported = outputs;
+  for (size_t i = 0; i < g.tape.size(); ++i)
+    for (auto& in : g.tape[i].inputs()) {
+      auto it = pos.find(in.id());
+      if (it != pos.end() && group_of[it->second] >= 0 && group_of[it->second] != group_of[i])
+        exported.insert(in.id());
+    }
 
   // Build one Compiled per group when its root is reached (the root is the last member).
   std::unordered_map<uintptr_t, int> member_group;
@@ -247,7 +378,13 @@ void fuse(Graph& g) {
   rebuild(g, [&](const array& node, std::vector<array> ins, const GetFn& get)
                   -> std::vector<array> {
     auto mg = member_group.find(node.id());
-    if (mg == member_group.end()) return remake(node, std::move(ins));
+    if (mg == member_group.end()) {
+      for (auto& a : ins) {  // values exported by a group built earlier
+        auto go = group_out.find(a.id());
+        if (go != group_out.end()) a = go->second;
+      }
+      return remake(node, std::move(ins));
+    }
     const Group& grp = groups[mg->second];
     if (pos[node.id()] != grp.root) return {node};  // interior: built with the root
     // collect nodes, external inputs (mapped through the rebuild so far), outputs
@@ -280,7 +417,7 @@ void fuse(Graph& g) {
       }
       node_index[a.id()] = static_cast<int>(nodes.size());
       nodes.push_back(std::move(fn));
-      if (m == grp.root || outputs.count(a.id())) {
+      if (m == grp.root || exported.count(a.id())) {
         out_nodes.push_back(node_index[a.id()]);
         out_ids.push_back(a.id());
       }

@@ -26,8 +26,11 @@ void fold_constants(Graph& g);
 // Merges equal scalar constants, drops StopGradient/identity no-ops, and merges equivalent
 // nodes (common subexpressions).
 void simplify(Graph& g);
-// Groups chains of elementwise nodes into Compiled primitives.
+// Groups chains of elementwise nodes into Compiled primitives; a member also used outside its
+// group becomes an extra output.
 void fuse(Graph& g);
+// Matmul(swapaxes(x, -1, -2), y) → Matmul with a transpose flag over x (no transpose copy).
+void fold_transposes(Graph& g);
 
 struct FuseLimits {
   int max_nodes = 96;

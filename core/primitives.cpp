@@ -236,11 +236,20 @@ bool Sort::is_equivalent(const Primitive& o) const {
 }
 std::vector<Shape> Sort::output_shapes(const std::vector<array>& in) { return {in[0].shape()}; }
 
-bool Matmul::is_equivalent(const Primitive& o) const { return same<Matmul>(*this, o); }
+bool Matmul::is_equivalent(const Primitive& o) const {
+  auto p = same<Matmul>(*this, o);
+  return p && p->ta_ == ta_ && p->tb_ == tb_;
+}
 std::vector<Shape> Matmul::output_shapes(const std::vector<array>& in) {
-  Shape s = in[0].shape();
-  s.back() = in[1].shape().back();
+  const Shape &a = in[0].shape(), &b = in[1].shape();
+  Shape s = a;
+  s[s.size() - 2] = ta_ ? a.back() : a[a.size() - 2];
+  s.back() = tb_ ? b[b.size() - 2] : b.back();
   return {s};
+}
+void Matmul::print(std::ostream& os) const {
+  os << "Matmul";
+  if (ta_ || tb_) os << "(" << (ta_ ? "T" : "N") << (tb_ ? "T" : "N") << ")";
 }
 
 bool RandomBits::is_equivalent(const Primitive& o) const {

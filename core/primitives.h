@@ -426,14 +426,24 @@ class Sort : public Primitive {
 
 // ---------------------------------------------------------------- linear algebra
 // (..., M, K) @ (..., K, N) with equal batch shapes (the op broadcasts them).
+// (..., M, K) @ (..., K, N). With transpose_a the first input is stored (..., K, M), with
+// transpose_b the second is (..., N, K): compile folds swapaxes(x, -1, -2) feeding a matmul
+// into these flags (compile/passes.cpp) so that the transpose is never materialized.
 class Matmul : public Primitive {
  public:
-  explicit Matmul(Stream s) : Primitive(s) {}
+  explicit Matmul(Stream s, bool transpose_a = false, bool transpose_b = false)
+      : Primitive(s), ta_(transpose_a), tb_(transpose_b) {}
+  bool transpose_a() const { return ta_; }
+  bool transpose_b() const { return tb_; }
   KILN_DECLARE_EVAL
   KILN_DECLARE_GRADS
   std::string name() const override { return "Matmul"; }
   bool is_equivalent(const Primitive& o) const override;
   std::vector<Shape> output_shapes(const std::vector<array>& inputs) override;
+  void print(std::ostream& os) const override;
+
+ private:
+  bool ta_, tb_;
 };
 
 // ---------------------------------------------------------------- random

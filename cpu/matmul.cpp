@@ -27,18 +27,33 @@ void gemm_f32(const float* a, const float* b, float* c, int M, int N, int K) {
     C.noalias() = A * B;
   });
 }
+
+// Transposed operands (the flags compile sets) are materialized first, exactly as the eager
+// swapaxes would be: compiled and eager products then agree bit for bit on the CPU.
+const float* untranspose(const float* x, int rows, int cols, size_t batch, std::vector<float>& buf) {
+  buf.resize(batch * rows * cols);
+  for (size_t i = 0; i < batch; ++i) {
+    Eigen::Map<const RowMat> src(x + i * rows * cols, cols, rows);
+    Eigen::Map<RowMat>(buf.data() + i * rows * cols, rows, cols) = src.transpose();
+  }
+  return buf.data();
+}
 }  // namespace
 
 void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   const array &a = inputs[0], &b = inputs[1];
   array& out = outputs[0];
   cpu::alloc(out);
-  int M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
+  bool ta = transpose_a(), tb = transpose_b();
+  int M = out.shape(-2), N = out.shape(-1), K = ta ? a.shape(-2) : a.shape(-1);
   size_t batch = M == 0 || N == 0 ? 0 : out.size() / (static_cast<size_t>(M) * N);
   if (out.size() == 0) return;
   if (a.dtype() == float32) {
+    std::vector<float> bufa, bufb;
     const float* pa = cpu::cdata<float>(a);
     const float* pb = cpu::cdata<float>(b);
+    if (ta) pa = untranspose(pa, M, K, batch, bufa);
+    if (tb) pb = untranspose(pb, K, N, batch, bufb);
     float* pc = cpu::mdata<float>(out);
     for (size_t i = 0; i < batch; ++i)
       gemm_f32(pa + i * M * K, pb + i * K * N, pc + i * M * N, M, N, K);
@@ -48,8 +63,11 @@ void Matmul::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outp
   std::vector<float> fa(a.size()), fb(b.size()), fc(out.size());
   detail::convert(const_cast<array&>(a).raw_host_ptr(), a.dtype(), fa.data(), float32, a.size());
   detail::convert(const_cast<array&>(b).raw_host_ptr(), b.dtype(), fb.data(), float32, b.size());
+  std::vector<float> bufa, bufb;
+  const float* pa = ta ? untranspose(fa.data(), M, K, batch, bufa) : fa.data();
+  const float* pb = tb ? untranspose(fb.data(), K, N, batch, bufb) : fb.data();
   for (size_t i = 0; i < batch; ++i)
-    gemm_f32(fa.data() + i * M * K, fb.data() + i * K * N, fc.data() + i * M * N, M, N, K);
+    gemm_f32(pa + i * M * K, pb + i * K * N, fc.data() + i * M * N, M, N, K);
   detail::convert(fc.data(), float32, out.raw_host_ptr(), out.dtype(), out.size());
 }
 

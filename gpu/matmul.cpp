@@ -10,7 +10,7 @@ using namespace gpu;
 namespace {
 struct MatmulPC {
   uint64_t a, b, c, part;
-  uint32_t M, N, K, splits, kchunk;
+  uint32_t M, N, K, splits, kchunk, ta, tb;
 };
 struct ReducePC {
   uint64_t part, c;
@@ -27,7 +27,8 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
     return fallback(*this, inputs, outputs, "dtype not supported");
   if (a.size() >= (1ull << 32) || b.size() >= (1ull << 32) || out.size() >= (1ull << 32))
     return fallback(*this, inputs, outputs, "array too large");
-  uint32_t M = a.shape(-2), K = a.shape(-1), N = b.shape(-1);
+  uint32_t ta = transpose_a(), tb = transpose_b();
+  uint32_t M = out.shape(-2), N = out.shape(-1), K = ta ? a.shape(-2) : a.shape(-1);
   Buf y = output(out);
   if (out.size() == 0) return;
   uint64_t batch = out.size() / (static_cast<uint64_t>(M) * N);
@@ -45,7 +46,8 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
     if (splits > 1 && batch * splits <= maxz &&
         batch * splits * M * N < (1ull << 32)) {
       Buf part = temp(batch * splits * M * N * sizeof(float));
-      MatmulPC pc{ba->address(), bb->address(), y->address(), part->address(), M, N, K, splits, kchunk};
+      MatmulPC pc{ba->address(), bb->address(), y->address(), part->address(), M, N, K, splits,
+                  kchunk, ta, tb};
       Encoder::get().dispatch(pipe, &pc, sizeof(pc),
                               {div_up(N, 128), div_up(M, 128), static_cast<uint32_t>(batch * splits)},
                               {ba, bb}, {part});
@@ -59,7 +61,7 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   for (uint64_t b0 = 0; b0 < batch; b0 += maxz) {
     uint32_t nb = static_cast<uint32_t>(std::min<uint64_t>(maxz, batch - b0));
     MatmulPC pc{ba->address() + b0 * M * K * isz, bb->address() + b0 * K * N * isz,
-                y->address() + b0 * M * N * isz, y->address(), M, N, K, 1, K};
+                y->address() + b0 * M * N * isz, y->address(), M, N, K, 1, K, ta, tb};
     Encoder::get().dispatch(pipe, &pc, sizeof(pc), {div_up(N, 128), div_up(M, 128), nb}, {ba, bb},
                             {y});
   }

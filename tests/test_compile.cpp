@@ -334,3 +334,58 @@ TEST_F(Compile, ExportToDotShowsFusedNodes) {
   EXPECT_NE(os.str().find("Compiled"), std::string::npos);
   EXPECT_NE(os.str().find("digraph"), std::string::npos);
 }
+
+// swapaxes feeding a matmul becomes a transpose flag of the Matmul (no transpose copy), and
+// swapaxes(A @ B) becomes Bᵀ @ Aᵀ; values, gradients and jvps of the flagged Matmul agree.
+TEST_F(Compile, TransposesFoldIntoMatmul) {
+  kx::VectorFn f = [](const std::vector<array>& in) {
+    const array &a = in[0], &b = in[1], &c = in[2];
+    array p = kx::matmul(a, kx::transpose(b));                      // (5,3) @ (3,4)ᵀ-stored
+    array q = kx::matmul(kx::swapaxes(a, -1, -2), c);               // aᵀ (3,5) @ c (5,2)
+    array r = kx::transpose(kx::matmul(kx::transpose(c), a));       // (cᵀ a)ᵀ = aᵀ c
+    array s = kx::matmul(kx::swapaxes(kx::swapaxes(a, 0, 1), 0, 1), kx::transpose(a));  // a aᵀ
+    return std::vector<array>{p, q, r, s};
+  };
+  array a = kx::random::normal({5, 3}, kx::float32, 0.f, 1.f, kx::random::key(1));
+  array b = kx::random::normal({4, 3}, kx::float32, 0.f, 1.f, kx::random::key(2));
+  array c = kx::random::normal({5, 2}, kx::float32, 0.f, 1.f, kx::random::key(3));
+  auto cf = kx::compile(f);
+  auto got = cf({a, b, c});
+  auto want = f({a, b, c});
+  // bit-identical on the CPU; (cᵀ a)ᵀ keeps its transpose here (swapping the product is
+  // GPU-only, it would round differently from eager on the CPU)
+  for (size_t i = 0; i < got.size(); ++i) expect_close(got[i], want[i], 0.f);
+  EXPECT_EQ(count_prefix(tape_of(cf), "Transpose"), 1);
+  // batched: swapaxes of the last two axes of a 3-d operand
+  kx::VectorFn g = [](const std::vector<array>& in) {
+    return std::vector<array>{kx::matmul(kx::swapaxes(in[0], -1, -2), in[1])};
+  };
+  array x = kx::random::normal({2, 6, 4}, kx::float32, 0.f, 1.f, kx::random::key(4));
+  array y = kx::random::normal({2, 6, 3}, kx::float32, 0.f, 1.f, kx::random::key(5));
+  auto cg = kx::compile(g);
+  expect_close(cg({x, y})[0], g({x, y})[0], 1e-5f);
+  EXPECT_EQ(count_prefix(tape_of(cg), "Transpose"), 0);
+  // the derivative rules of a flagged Matmul (built directly) equal those of swapaxes + matmul
+  for (bool ta : {false, true})
+    for (bool tb : {false, true}) {
+      array u = ta ? kx::transpose(a) : a;                     // stored (3,5) or (5,3)
+      array v = tb ? kx::random::normal({4, 3}, kx::float32, 0.f, 1.f, kx::random::key(6))
+                   : kx::random::normal({3, 4}, kx::float32, 0.f, 1.f, kx::random::key(6));
+      kx::VectorFn flagged = [=](const std::vector<array>& in) {
+        auto prim = std::make_shared<kx::Matmul>(kx::Stream(kx::Device::cpu), ta, tb);
+        return std::vector<array>{array({5, 4}, kx::float32, prim, {in[0], in[1]})};
+      };
+      kx::VectorFn plain = [=](const std::vector<array>& in) {
+        return std::vector<array>{kx::matmul(ta ? kx::transpose(in[0]) : in[0],
+                                             tb ? kx::transpose(in[1]) : in[1])};
+      };
+      array ct = kx::random::normal({5, 4}, kx::float32, 0.f, 1.f, kx::random::key(7));
+      auto [of, gf] = kx::vjp(flagged, {u, v}, {ct});
+      auto [op, gp] = kx::vjp(plain, {u, v}, {ct});
+      expect_close(of[0], op[0], 1e-5f);
+      for (int i = 0; i < 2; ++i) expect_close(gf[i], gp[i], 1e-5f);
+      auto [jf, tf] = kx::jvp(flagged, {u, v}, {kx::sin(u), kx::cos(v)});
+      auto [jp, tp] = kx::jvp(plain, {u, v}, {kx::sin(u), kx::cos(v)});
+      expect_close(tf[0], tp[0], 1e-5f);
+    }
+}

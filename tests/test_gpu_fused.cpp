@@ -9,6 +9,7 @@
 #include <kiln/optim/optimizers.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
@@ -168,4 +169,35 @@ TEST(GpuFused, DiskCacheSecondProcessCompilesNothing) {
                    " --gtest_filter=GpuFused.GeluIsOneDispatchAndMatchesCpu > /dev/null 2>&1";
   EXPECT_EQ(std::system(ro.c_str()), 0);
   fs::remove_all(dir);
+}
+
+// Transposes folded into Matmul flags (compile) run on the GPU kernel's transposed loads,
+// with and without split K, float32 and float16.
+TEST(GpuFused, TransposedMatmulMatchesCpu) {
+  REQUIRE_GPU();
+  for (kx::Dtype d : {kx::float32, kx::float16})
+    for (auto [m, k, n] : {std::tuple{37, 20, 45}, {9, 300, 13}, {130, 70, 200}})
+      for (bool ta : {false, true})
+        for (bool tb : {false, true}) {
+          kx::VectorFn f = [ta, tb](const std::vector<array>& in) {
+            array p = kx::matmul(ta ? kx::transpose(in[0]) : in[0], tb ? kx::transpose(in[1]) : in[1]);
+            // and (A Bᵀ)ᵀ = B Aᵀ: the product is computed swapped, never transposed
+            array q = kx::transpose(kx::matmul(in[0] * 2.0f, kx::transpose(in[0])));
+            return std::vector<array>{p, q};
+          };
+          kx::Shape sa = ta ? kx::Shape{k, m} : kx::Shape{m, k};
+          kx::Shape sb = tb ? kx::Shape{n, k} : kx::Shape{k, n};
+          array a = kx::astype(kx::random::uniform(sa, kx::float32, kx::random::key(m)) - 0.5f, d);
+          array b = kx::astype(kx::random::uniform(sb, kx::float32, kx::random::key(n)) - 0.5f, d);
+          kx::set_default_device(kx::Device::gpu);
+          auto cf = kx::compile(f);
+          auto got = cf({a, b});
+          auto tape = kx::detail::compile_info(cf).tape;
+          kx::set_default_device(kx::Device::cpu);
+          EXPECT_EQ(std::count(tape.begin(), tape.end(), "Transpose"), 0);
+          auto want = f({kx::copy(a), kx::copy(b)});
+          SCOPED_TRACE(kx::to_string(d) + " " + std::to_string(m) + "x" + std::to_string(k) + "x" +
+                       std::to_string(n) + (ta ? " ta" : "") + (tb ? " tb" : ""));
+          for (int i = 0; i < 2; ++i) expect_close(got[i], want[i], d == kx::float16 ? 2e-3f : 2e-5f);
+        }
 }

@@ -6,7 +6,9 @@
 // into registers while the current one is multiplied. Split K: with splits > 1 the
 // workgroups z = batch * splits + s each sum K range [s * kchunk, (s + 1) * kchunk) and write
 // float32 partial tiles to `part` (matmul_reduce.comp adds them), so small M x N products
-// still fill the device. Defines: T.
+// still fill the device. ta / tb: A is stored (K, M) / B is stored (N, K) (a transpose
+// folded in by compile); tile loads then walk the other index fastest so they stay coalesced.
+// Defines: T.
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 layout(local_size_x = 256) in;
@@ -15,7 +17,7 @@ layout(push_constant) uniform PC {
   BUF(T) b;
   BUF(T) c;
   Buf_f32 part;
-  uint M, N, K, splits, kchunk;
+  uint M, N, K, splits, kchunk, ta, tb;
 } pc;
 
 const uint BM = 128u, BN = 128u, BK = 16u;
@@ -35,20 +37,29 @@ void main() {
   }
   float ra[8], rb[8];
   // global → registers for the tile starting at k0
+  // element e of a tile load: (m, k) of A and (kb, n) of B, the stored-contiguous index fastest
+#define A_IDX(e) uint m = pc.ta != 0u ? (e) % BM : (e) / BK, k = pc.ta != 0u ? (e) / BM : (e) % BK;
+#define B_IDX(e) uint kb = pc.tb != 0u ? (e) % BK : (e) / BN, n = pc.tb != 0u ? (e) / BK : (e) % BN;
 #define LOAD_TILE(k0)                                                                    \
   for (uint l = 0u; l < 8u; ++l) {                                                       \
     uint e = tid + l * 256u;                                                             \
-    uint m = e / BK, k = e % BK, gm = tile_m + m, gk = (k0) + k;                         \
-    ra[l] = (gm < pc.M && gk < kend) ? LD(T)(pc.a, a_off + gm * pc.K + gk) : 0.0;        \
-    uint kb = e / BN, n = e % BN, gkb = (k0) + kb, gn = tile_n + n;                      \
-    rb[l] = (gkb < kend && gn < pc.N) ? LD(T)(pc.b, b_off + gkb * pc.N + gn) : 0.0;      \
+    A_IDX(e)                                                                             \
+    uint gm = tile_m + m, gk = (k0) + k;                                                 \
+    ra[l] = (gm < pc.M && gk < kend)                                                     \
+                ? LD(T)(pc.a, a_off + (pc.ta != 0u ? gk * pc.M + gm : gm * pc.K + gk))   \
+                : 0.0;                                                                   \
+    B_IDX(e)                                                                             \
+    uint gkb = (k0) + kb, gn = tile_n + n;                                               \
+    rb[l] = (gkb < kend && gn < pc.N)                                                    \
+                ? LD(T)(pc.b, b_off + (pc.tb != 0u ? gn * pc.K + gkb : gkb * pc.N + gn)) \
+                : 0.0;                                                                   \
   }
 #define STORE_TILE()                                                                     \
   for (uint l = 0u; l < 8u; ++l) {                                                       \
     uint e = tid + l * 256u;                                                             \
-    uint m = e / BK, k = e % BK;                                                         \
+    A_IDX(e)                                                                             \
     As[k][m / 4u][m % 4u] = ra[l];                                                       \
-    uint kb = e / BN, n = e % BN;                                                        \
+    B_IDX(e)                                                                             \
     Bs[kb][n / 4u][n % 4u] = rb[l];                                                      \
   }
   LOAD_TILE(kbeg)
