@@ -13,6 +13,10 @@ bool available();
 void eval(array& a);
 // Submits what was recorded since the last finalize; waits for completion when `wait`.
 void finalize(bool wait);
+// Before a waiting finalize: tiny outputs of the eval (a loss, a step count) produced by the
+// work being recorded are also copied to host-visible memory in the same submission, so
+// reading them afterwards costs no second submit and wait.
+void read_back(const std::vector<array>& outputs);
 // Copies a device buffer to host memory, waiting for the work that produces it.
 void download(DeviceBuffer& buf, void* dst, size_t nbytes);
 }  // namespace kiln::gpu::detail

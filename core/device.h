@@ -6,7 +6,11 @@
 namespace kiln {
 
 struct Device {
-  enum DeviceType { cpu, gpu };
+  // Scoped: Device::gpu must not convert to bool/int, or sum(x, false, Device::gpu) would pick
+  // the (axis, keepdims) overload.
+  enum class DeviceType { cpu, gpu };
+  static constexpr DeviceType cpu = DeviceType::cpu;
+  static constexpr DeviceType gpu = DeviceType::gpu;
   DeviceType type;
   int index = 0;
   Device(DeviceType t, int i = 0) : type(t), index(i) {}  // NOLINT: Device::gpu converts

@@ -65,7 +65,10 @@ void eval_impl(std::vector<array> outputs, bool async) {
       for (auto& o : outs) o.detach();
     a = array();  // release our reference early
   }
-  if (used_gpu) gpu::detail::finalize(!async);
+  if (used_gpu) {
+    if (!async) gpu::detail::read_back(outputs);
+    gpu::detail::finalize(!async);
+  }
 }
 
 }  // namespace

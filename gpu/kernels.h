@@ -55,6 +55,9 @@ std::vector<int64_t> row_major(const Shape& s);
 // copy cannot be expressed (too many dims after collapsing, too large), recording nothing.
 bool strided_copy(const Buf& src, int64_t src_off, std::vector<int64_t> ss, const Buf& dst,
                   int64_t dst_off, std::vector<int64_t> ds, const Shape& shape, Dtype dtype);
+// dst[i] = src[i] (bytes[i] each, contiguous) as ONE dispatch (replay.cpp); zero sizes skipped.
+void copy_many(const std::vector<Buf>& src, const std::vector<Buf>& dst,
+               const std::vector<size_t>& bytes);
 // Device memory for a temporary of one eval (kept alive by the dispatches that use it).
 inline Buf temp(size_t nbytes) { return Allocator::get().device(nbytes); }
 

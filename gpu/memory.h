@@ -51,6 +51,8 @@ class Buffer : public DeviceBuffer {
   size_t nbytes() const { return nbytes_; }
   // Serial of the submission that last wrote this buffer (0: written by the host only).
   uint64_t serial = 0;
+  // Host-visible copy written by the same submission (gpu::detail::read_back), or null.
+  std::shared_ptr<Buffer> mirror;
 
  private:
   Allocation alloc_;

@@ -84,6 +84,8 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
   return rec;
 }
 
+}  // namespace
+
 // dst[i] = src[i] for every pair, as ONE dispatch of shaders/copy_many.comp (a copy command
 // per array costs ~2-4 µs of device time each on a discrete GPU; a step has dozens). The table
 // of addresses lives in a host-visible buffer written now and kept by the command buffer.
@@ -117,6 +119,8 @@ void copy_many(const std::vector<Buf>& src, const std::vector<Buf>& dst,
   Grid g{div_up(most, kWorkgroup * 4), static_cast<uint32_t>(writes.size()), 1};
   e.dispatch(pipeline("copy_many", {kWorkgroup}), &pc, sizeof(pc), g, reads, writes);
 }
+
+namespace {
 
 // Records the program for replay if needed and queues one execution. False when the program
 // cannot be replayed (nothing was recorded into the current command buffer then).

@@ -41,6 +41,11 @@ TEST(Sum, AxesKeepdims) {
   EXPECT_EQ(iv(kx::sum(kx::transpose(a), 0)), std::vector<int>({3, 12}));
   EXPECT_EQ(iv(kx::sum(kx::broadcast_to(kx::array({1, 2}), {5, 2}), 0)), std::vector<int>({5, 10}));
   EXPECT_EQ(kx::sum(kx::slice(kx::arange(10), {9}, {-11}, {-3})).item<int>(), 9 + 6 + 3 + 0);
+  // a device argument never turns into (axis, keepdims): Device::cpu is not an integer
+  EXPECT_EQ(kx::sum(a, false, kx::Device::cpu).ndim(), 0);
+  EXPECT_EQ(kx::sum(a, true, kx::Device::cpu).shape(), kx::Shape({1, 1}));
+  EXPECT_EQ(kx::mean(a, false, kx::Device::cpu).ndim(), 0);
+  static_assert(!std::is_convertible_v<decltype(kx::Device::gpu), int>);
 }
 
 TEST(Sum, DtypesEmptyLarge) {
