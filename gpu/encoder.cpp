@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "context.h"
+#include "pipeline_cache.h"
 #include "profile.h"
 #include "shaders.h"
 #include "stats_impl.h"
@@ -325,7 +326,6 @@ namespace {
 struct PipelineCache {
   std::unordered_map<std::string, VkPipeline> pipelines;
   std::unordered_map<std::string_view, VkShaderModule> modules;
-  VkPipelineCache vk_cache = VK_NULL_HANDLE;
 };
 PipelineCache& cache() {
   static PipelineCache* c = new PipelineCache();
@@ -358,10 +358,6 @@ VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   } else {
     module = mit->second;
   }
-  if (!pc.vk_cache) {
-    VkPipelineCacheCreateInfo ci{VK_STRUCTURE_TYPE_PIPELINE_CACHE_CREATE_INFO};
-    vk_check(vkCreatePipelineCache(c.device, &ci, nullptr, &pc.vk_cache), "vkCreatePipelineCache");
-  }
   std::vector<VkSpecializationMapEntry> entries;
   std::vector<uint32_t> data(spec);
   for (uint32_t i = 0; i < data.size(); ++i) entries.push_back({i, i * 4, 4});
@@ -375,7 +371,7 @@ VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   ci.stage.pSpecializationInfo = entries.empty() ? nullptr : &si;
   ci.layout = pipeline_layout();
   VkPipeline p;
-  vk_check(vkCreateComputePipelines(c.device, pc.vk_cache, 1, &ci, nullptr, &p),
+  vk_check(vkCreateComputePipelines(c.device, pipeline_cache(), 1, &ci, nullptr, &p),
            "vkCreateComputePipelines");
   pc.pipelines.emplace(key, p);
   profile::name_pipeline(p, key);

@@ -18,6 +18,7 @@
 
 #include "../core/errors.h"
 #include "kernels.h"
+#include "pipeline_cache.h"
 #include "shader_compiler.h"
 
 namespace kiln::gpu {
@@ -335,27 +336,6 @@ uint64_t fnv1a(const std::string& s) {
   return h;
 }
 
-std::string cache_dir() {
-  if (const char* e = std::getenv("KILN_CACHE_DIR")) return *e ? e : "";
-  const char* home = std::getenv("HOME");
-  if (!home || !*home) return "";
-#ifdef KILN_VERSION
-  return std::string(home) + "/.cache/kiln/" KILN_VERSION;
-#else
-  return std::string(home) + "/.cache/kiln/dev";
-#endif
-}
-
-bool mkdirs(const std::string& path) {
-  for (size_t i = 1; i <= path.size(); ++i) {
-    if (i == path.size() || path[i] == '/') {
-      std::string p = path.substr(0, i);
-      if (::mkdir(p.c_str(), 0755) != 0 && errno != EEXIST) return false;
-    }
-  }
-  return true;
-}
-
 constexpr char kMagic[8] = {'K', 'I', 'L', 'N', 'S', 'P', 'V', '1'};
 
 // File: magic, key length (u32), key, word count (u32), words, checksum (u64 fnv of words).
@@ -449,7 +429,7 @@ VkPipeline make_pipeline(const std::vector<uint32_t>& words) {
   ci.stage.pName = "main";
   ci.layout = fused_layout();
   VkPipeline p;
-  VkResult r = vkCreateComputePipelines(c.device, VK_NULL_HANDLE, 1, &ci, nullptr, &p);
+  VkResult r = vkCreateComputePipelines(c.device, pipeline_cache(), 1, &ci, nullptr, &p);
   vkDestroyShaderModule(c.device, module, nullptr);
   vk_check(r, "vkCreateComputePipelines");
   return p;

@@ -158,6 +158,10 @@ TEST(GpuFused, DiskCacheSecondProcessCompilesNothing) {
                      " --gtest_filter=GpuFused.GeluIsOneDispatchAndMatchesCpu > /dev/null 2>&1";
   ASSERT_EQ(std::system(fill.c_str()), 0);
   ASSERT_FALSE(fs::is_empty(dir));
+  bool pipelines = false;  // the driver's VkPipelineCache is persisted next to the SPIR-V
+  for (auto& e : fs::directory_iterator(dir))
+    pipelines = pipelines || e.path().filename().string().rfind("pipelines-", 0) == 0;
+  EXPECT_TRUE(pipelines);
   EXPECT_EQ(std::system(cmd.c_str()), 0) << "second process compiled a kernel";
   // corrupt every cache file: the next process ignores them and rebuilds
   for (auto& e : fs::directory_iterator(dir)) {
