@@ -1,4 +1,7 @@
 // eval_gpu of Binary (shaders/binary.comp): contiguous, scalar-operand and strided paths.
+#include <cstddef>
+#include <cstring>
+
 #include "kernels.h"
 
 namespace kiln {
@@ -12,8 +15,18 @@ struct BinaryPC {
   uint32_t n, ndim, mode;
   uint32_t shape[kMaxDims];
   int32_t sa[kMaxDims], sb[kMaxDims];
+  uint32_t pad_;  // GLSL aligns the uvec2 to 8 bytes
+  uint32_t sbits[2];
 };
-static_assert(sizeof(BinaryPC) == 112, "mirrors binary.comp");
+static_assert(sizeof(BinaryPC) == 120 && offsetof(BinaryPC, sbits) == 112, "mirrors binary.comp");
+
+// A size-1 operand that lives only on the host (a Python-style scalar constant): its value
+// goes into the push constants instead of being uploaded (an upload is a copy command and a
+// barrier on discrete GPUs).
+bool host_scalar(const array& x) {
+  const auto& d = x.data_shared();
+  return x.size() == 1 && d && !d->device && d->has_host() && x.itemsize() <= 8;
+}
 static_assert(static_cast<int>(BinaryOp::LogicalOr) == 18, "binary.comp mirrors kiln::BinaryOp");
 }  // namespace
 
@@ -26,7 +39,12 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
     return fallback(*this, inputs, outputs, "op undefined for integers");
   Buf y = output(out);
   if (out.size() == 0) return;
-  Buf xa = input(a), xb = input(b);
+  int scalar = 0;  // 4: a from push constants, 5: b
+  if (a.size() == 1 && b.size() == out.size() && host_scalar(a)) scalar = 4;
+  else if (b.size() == 1 && a.size() == out.size() && host_scalar(b)) scalar = 5;
+  Buf xa = scalar == 4 ? Buf() : input(a), xb = scalar == 5 ? Buf() : input(b);
+  if (!xa) xa = xb;
+  if (!xb) xb = xa;
   std::string name = std::string(is_comparison(op_) ? "binary_cmp_" : "binary_") + dt(a.dtype());
   VkPipeline pipe = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
   auto run = [&](uint64_t oa, uint64_t ob, uint64_t oy, BinaryPC pc) {
@@ -37,6 +55,12 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   };
   BinaryPC pc{};
   pc.n = static_cast<uint32_t>(out.size());
+  if (scalar) {
+    pc.mode = static_cast<uint32_t>(scalar);
+    const array& s = scalar == 4 ? a : b;
+    std::memcpy(pc.sbits, s.data_shared()->host(), s.itemsize());
+    return run(0, 0, 0, pc);
+  }
   if (a.size() == out.size() && b.size() == out.size()) pc.mode = 0;
   else if (a.size() == 1 && b.size() == out.size()) pc.mode = 1;
   else if (b.size() == 1 && a.size() == out.size()) pc.mode = 2;

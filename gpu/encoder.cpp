@@ -1,5 +1,6 @@
 #include "encoder.h"
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <string_view>
@@ -14,6 +15,13 @@
 namespace kiln::gpu {
 
 namespace {
+bool early_submit_enabled() {
+  static const bool on = [] {
+    const char* e = std::getenv("KILN_GPU_EARLY_SUBMIT");
+    return !(e && std::string(e) == "0");
+  }();
+  return on;
+}
 constexpr uint32_t kMaxCommands = 4096;  // per command buffer before an intermediate submit
 constexpr uint32_t kPushBytes = 128;
 
@@ -84,6 +92,7 @@ void Encoder::begin() {
   recording_ = true;
   serial_ += 1;
   commands_ = 0;
+  dispatched_ = 0;
   written_.clear();
   read_.clear();
   // Work submitted earlier may still write buffers this command buffer reads.
@@ -142,7 +151,20 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
   if (profile::enabled() && !capturing_) profile::after(cb_, pipeline, nullptr);
   if (capturing_) capture_dispatches_++;
   else detail::stats_mut().dispatches++;
-  if (++commands_ >= kMaxCommands && !capturing_) flush();
+  if (capturing_) {
+    ++commands_;
+    return;
+  }
+  ++dispatched_;
+  if (++commands_ >= kMaxCommands) {
+    flush();
+  } else if (dispatched_ >= early_ && early_submit_enabled()) {
+    retire();
+    if (inflight_.empty()) {  // the device is idle: give it what is recorded so far
+      early_ = std::min(early_ * 2, kMaxCommands);
+      flush();
+    }
+  }
 }
 
 void Encoder::copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t dst_off,

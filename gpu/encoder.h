@@ -69,6 +69,8 @@ class Encoder {
   uint64_t recording_serial() const { return recording_ ? serial_ : 0; }
   // Submits the command buffer being recorded (no wait).
   void flush();
+  // Called at the end of an eval: the next eval starts submitting early again (see dispatch).
+  void reset_early_submit() { early_ = kFirstEarlySubmit; }
   // Waits until the submission with this serial (and all before it) completed.
   void wait(uint64_t serial);
   void wait_all();
@@ -93,6 +95,11 @@ class Encoder {
   uint64_t serial_ = 0;     // last serial handed out
   uint64_t completed_ = 0;  // every serial ≤ this has completed
   uint32_t commands_ = 0;
+  // While the device is idle, an eval's first commands are submitted after kFirstEarlySubmit
+  // dispatches (then after twice as many, ...) so the device works while the host records.
+  static constexpr uint32_t kFirstEarlySubmit = 8;
+  uint32_t early_ = kFirstEarlySubmit;
+  uint32_t dispatched_ = 0;  // dispatches recorded into this command buffer (not replays)
   std::vector<std::shared_ptr<void>> keep_;
   std::unordered_set<const Buffer*> written_, read_;
   std::deque<InFlight> inflight_;

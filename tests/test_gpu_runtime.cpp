@@ -5,6 +5,9 @@
 
 #include <cstdlib>
 
+#include <filesystem>
+#include <string>
+
 #include "gpu_test_util.h"
 
 namespace kd = kiln::gpu::detail;
@@ -35,10 +38,23 @@ TEST(GpuDeviceSelect, ByIndexOrName) {
   EXPECT_THROW(kd::choose_device(devs, "radeon"), std::invalid_argument);
 }
 
+// Run in a fresh process by AvailableWithName: earlier tests of the same process (the combined
+// kiln-suite) may have chosen the default device already.
+TEST(GpuRuntime, DefaultDeviceChild) {
+  if (!std::getenv("KILN_RUNTIME_CHILD")) GTEST_SKIP() << "run by AvailableWithName";
+  REQUIRE_GPU();
+  EXPECT_EQ(kx::default_device(), kx::Device(kx::Device::gpu));
+}
+
 TEST(GpuRuntime, AvailableWithName) {
   REQUIRE_GPU();
   EXPECT_FALSE(kx::gpu::device_name().empty());
-  if (!std::getenv("KILN_DEVICE")) EXPECT_EQ(kx::default_device(), kx::Device(kx::Device::gpu));
+  if (std::getenv("KILN_DEVICE")) return;
+  // without KILN_DEVICE the GPU is the default device of a new process
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::string cmd = "KILN_RUNTIME_CHILD=1 " + exe +
+                    " --gtest_filter=GpuRuntime.DefaultDeviceChild > /dev/null 2>&1";
+  EXPECT_EQ(std::system(cmd.c_str()), 0);
 }
 
 TEST(GpuRuntime, OutOfMemoryIsAnError) {
@@ -81,7 +97,8 @@ TEST(GpuRuntime, OneSubmitPerEvalAndBarriersOnlyBetweenDependents) {
   REQUIRE_GPU();
   kx::array x = kx::ones({1000}, kx::float32, kx::Device::gpu);
   x.eval();
-  // 50 dependent ops: 50 dispatches, one submit, a barrier between each pair
+  // 50 dependent ops: 50 dispatches, a barrier between each pair (or the start of a new command
+  // buffer: while the device is idle the first 8, 16, ... commands are submitted early)
   // a GPU-resident scalar: host scalars would add an upload (and its barrier) on discrete GPUs
   kx::array c = kx::multiply(kx::array(1.01f), kx::array(1.f), kx::Device::gpu);
   kx::array zero = kx::multiply(kx::array(0.f), kx::array(1.f), kx::Device::gpu);
@@ -91,9 +108,11 @@ TEST(GpuRuntime, OneSubmitPerEvalAndBarriersOnlyBetweenDependents) {
   kx::gpu::detail::reset_kernel_stats();
   y.eval();
   auto s = kx::gpu::detail::kernel_stats();
-  EXPECT_EQ(s.submits, 1u);
+  EXPECT_GE(s.submits, 1u);
+  EXPECT_LE(s.submits, 4u);  // after 8, 16, 32 commands at most, and at the end
   EXPECT_EQ(s.dispatches, 50u);
-  EXPECT_EQ(s.barriers, 49u);
+  EXPECT_LE(s.barriers, 49u);
+  EXPECT_GE(s.barriers + s.submits, 50u);
   EXPECT_NEAR(y.to_vector<float>()[0], std::pow(1.01f, 50.f), 1e-4);
   // 20 independent ops of one input: no barrier at all
   std::vector<kx::array> outs;
@@ -104,9 +123,9 @@ TEST(GpuRuntime, OneSubmitPerEvalAndBarriersOnlyBetweenDependents) {
   kx::gpu::detail::reset_kernel_stats();
   kx::eval(outs);
   s = kx::gpu::detail::kernel_stats();
-  EXPECT_EQ(s.submits, 1u);
+  EXPECT_LE(s.submits, 3u);
   EXPECT_EQ(s.dispatches, 20u);
-  EXPECT_EQ(s.barriers, 0u);
+  EXPECT_LE(s.barriers, s.submits - 1);  // only where a command buffer follows pending work
   EXPECT_EQ(outs[7].to_vector<float>()[3], 7.f);  // 1 * (1 * 7)
 }
 

@@ -1,7 +1,8 @@
 #version 460
 // y = op(a, b) with broadcasting. Defines: T (input dtype), O (output dtype: T, or bool for
 // comparisons and logical ops). Spec constants: 0 workgroup size, 1 op (kiln::BinaryOp),
-// 2 mode (0: both contiguous, 1: a scalar, 2: b scalar, 3: strided over <= 6 dims).
+// 2 mode (0: both contiguous, 1: a scalar, 2: b scalar, 3: strided over <= 6 dims, 4 / 5: a / b
+// a host scalar whose bits are in sbits — no upload).
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 #include "common/math.glsl"
@@ -17,6 +18,7 @@ layout(push_constant) uniform PC {
   uint shape[6];
   int sa[6];
   int sb[6];
+  uvec2 sbits;
 } pc;
 
 const uint Add = 0, Subtract = 1, Multiply = 2, Divide = 3, FloorDivide = 4, Maximum = 5,
@@ -136,6 +138,11 @@ void main() {
     uint ia = i, ib = i;
     if (pc.mode == 1u) ia = 0u;
     if (pc.mode == 2u) ib = 0u;
+    if (pc.mode >= 4u) {
+      V s = BITS(T)(pc.sbits);
+      ST(O)(pc.y, i, pc.mode == 4u ? apply(s, LD(T)(pc.b, i)) : apply(LD(T)(pc.a, i), s));
+      continue;
+    }
     if (pc.mode == 3u) {
       int oa = 0, ob = 0;
       uint r = i;

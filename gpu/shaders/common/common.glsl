@@ -120,6 +120,18 @@ uint f32_to_bf16(float f) {
 }
 float bf16_to_f32(uint b) { return uintBitsToFloat(b << 16); }
 
+// ---- a value of the compute type from raw bits (scalars passed in push constants)
+float bits_f32(uvec2 b) { return uintBitsToFloat(b.x); }
+float bits_f16(uvec2 b) { return f16_to_f32(b.x & 0xffffu); }
+float bits_bf16(uvec2 b) { return bf16_to_f32(b.x & 0xffffu); }
+int bits_i32(uvec2 b) { return int(b.x); }
+uint bits_u32(uvec2 b) { return b.x; }
+#ifdef T_i64
+int64_t bits_i64(uvec2 b) { return int64_t(uint64_t(b.x) | (uint64_t(b.y) << 32)); }
+#endif
+uint bits_bool(uvec2 b) { return (b.x & 0xffu) != 0u ? 1u : 0u; }
+#define BITS(t) CAT(bits_, t)
+
 // ---- loads and stores (compute type)
 float ld_f32(Buf_f32 b, uint i) { return b.v[i]; }
 void st_f32(Buf_f32 b, uint i, float x) { b.v[i] = x; }
