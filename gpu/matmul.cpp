@@ -16,6 +16,13 @@ struct ReducePC {
   uint64_t part, c;
   uint32_t mn, splits, total;
 };
+struct SmallPC {
+  uint64_t a, b, c;
+  uint32_t M, N, K, ta, tb, total;
+};
+// Products up to this many multiply-adds run one invocation per output (matmul_small.comp):
+// the tiled kernel's 128 x 128 tiles cost ~9 µs even for a 4 x 10 x 1 product.
+constexpr uint64_t kSmallWork = 1u << 16;
 // Workgroups a split-K product aims for (a few per multiprocessor on large GPUs).
 constexpr uint64_t kTargetGroups = 256;
 }  // namespace
@@ -37,6 +44,13 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   VkPipeline pipe = pipeline(name.c_str(), {});
   uint64_t maxz = Context::require().caps.max_workgroup_count[2];
   size_t isz = a.itemsize();
+  if (batch * M * N * std::max<uint64_t>(K, 1) <= kSmallWork) {
+    SmallPC pc{ba->address(), bb->address(), y->address(), M, N, K, ta, tb,
+               static_cast<uint32_t>(batch * M * N)};
+    std::string sname = std::string("matmul_small_") + dt(a.dtype());
+    dispatch(sname.c_str(), {kWorkgroup}, pc, grid_1d(div_up(batch * M * N, kWorkgroup)), {ba, bb}, {y});
+    return;
+  }
   uint64_t tiles = uint64_t(div_up(N, 128)) * div_up(M, 128) * batch;
   if (tiles < kTargetGroups / 4 && K >= 128) {
     // split K into chunks of at least 64 (a multiple of the kernel's K step, 16)
