@@ -9,6 +9,7 @@
 // Recording is abandoned (and the program marked unreplayable, so compile rebuilds its graph
 // on every call as before) when any node needs the host: a CPU fallback, a download, an
 // upload of host data, a submit (see CaptureAborted).
+#include <algorithm>
 #include <cstring>
 
 #include "../core/compiled_call.h"
@@ -48,6 +49,10 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
     rec->slots.push_back(b);
     slot_arrays.push_back(array(in.shape(), in.dtype(), std::make_shared<Data>(in.nbytes(), b)));
   }
+  // The recording keeps every intermediate for good (no reuse inside it): a step whose
+  // intermediates exceed this runs node by node instead, so memory stays bounded.
+  const size_t limit = std::min<size_t>(size_t(1) << 30, Context::require().caps.device_heap / 8);
+  const size_t active0 = Allocator::get().stats().active;
   e.begin_capture();
   try {
     auto ex = p.expand(slot_arrays);
@@ -56,6 +61,10 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
         throw CaptureAborted(n.primitive().name() + " is placed on the CPU");
       auto os = n.outputs();
       n.primitive().eval_gpu(n.inputs(), os);
+      size_t held = Allocator::get().stats().active - std::min(active0, Allocator::get().stats().active);
+      if (held > limit)
+        throw CaptureAborted("its intermediates would hold " + std::to_string(held >> 20) +
+                             " MiB (limit " + std::to_string(limit >> 20) + " MiB)");
     }
     for (size_t i = 0; i < ex.outputs.size(); ++i) {
       const auto& d = ex.outputs[i].data_shared();

@@ -263,3 +263,38 @@ TEST(GpuReplay, DispatchCountsOfReferenceSteps) {
   EXPECT_EQ(s.submits, 1u);
   EXPECT_EQ(s.dispatches, 45u) << "MLP + dropout + AdamW step (43 recorded + 2 copy_many)";
 }
+
+// Outputs that are inputs, duplicates, constants, empty arrays, bool and int64 results, and an
+// input passed twice: replayed calls return what the function returns, call after call.
+TEST(GpuReplay, OddOutputsAndInputs) {
+  REQUIRE_GPU();
+  OnGpu gpu;
+  auto f = [](const std::vector<array>& in) {
+    array s = kx::exp(in[0]) + in[1];
+    array e = kx::sum(in[2], 0) * 2.0f;  // (0, 3) → (3,) of zeros
+    array empty = in[2] + 1.0f;          // (0, 3)
+    array b = s > 1.5f;
+    array i = kx::astype(kx::floor(s * 10.0f), kx::int32) + kx::astype(in[1], kx::int32);
+    return std::vector<array>{in[0], s, s, array(7.0f), e, empty, b, i, kx::matmul(s, kx::transpose(s))};
+  };
+  auto cf = kx::compile(f);
+  kx::gpu::detail::reset_kernel_stats();
+  for (int call = 0; call < 4; ++call) {
+    array x = kx::random::normal({4, 3}, kx::float32, 0.f, 1.f, kx::random::key(call));
+    array z = kx::zeros({0, 3});
+    auto got = cf({x, x, z});  // the same array passed twice
+    kx::set_default_device(kx::Device::cpu);
+    auto want = f({kx::copy(x), kx::copy(x), kx::copy(z)});
+    kx::set_default_device(kx::Device::gpu);
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t k = 0; k < got.size(); ++k) {
+      ASSERT_EQ(got[k].shape(), want[k].shape()) << k;
+      ASSERT_EQ(got[k].dtype(), want[k].dtype()) << k;
+      expect_near(kx::astype(got[k], kx::float32).to_vector<float>(),
+                  kx::astype(want[k], kx::float32).to_vector<float>(), 1e-5f);
+    }
+    EXPECT_TRUE(got[0].is_same(x)) << "an input returned as is stays the same array";
+  }
+  EXPECT_EQ(stats().recordings, 1u);
+  EXPECT_EQ(stats().replays, 3u);
+}
