@@ -1,6 +1,7 @@
 // eval_cpu of Compiled: the whole fused region in one pass over memory. The output index
 // space is cut into blocks small enough for L1; every node is computed block by block into a
 // scratch buffer with the same span kernels as the eager ops, so results match eager exactly.
+#include <cstdlib>
 #include <cstring>
 
 #include "../core/compiled.h"
@@ -22,8 +23,24 @@ struct InputView {
 }  // namespace
 
 void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  for (auto& o : outputs) cpu::alloc(o);
   const Shape& shape = outputs[0].shape();
+  // Regions reading an operand broadcast along the innermost axis (a per-row statistic against
+  // a matrix: (M, 1) → (M, N)) run faster as the eager kernels, whose loops keep the value in
+  // a register, than gathered block by block: node by node. (A bias (N,) over rows is copied in
+  // whole runs and stays fused.)
+  bool column = false;
+  for (auto& in : inputs)
+    column = column || (in.size() != 1 && in.shape() != shape && !shape.empty() &&
+                        shape.back() != 1 && (in.ndim() == 0 || in.shape().back() == 1));
+  if (column) {
+    auto outs = expand(inputs);
+    std::vector<array> order;
+    for (auto& o : outs) order.push_back(o);
+    eval(order);
+    for (size_t i = 0; i < outputs.size(); ++i) outputs[i].set_data(outs[i].data_shared());
+    return;
+  }
+  for (auto& o : outputs) cpu::alloc(o);
   size_t total = outputs[0].size();
   if (total == 0) return;
 

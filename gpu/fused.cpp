@@ -33,7 +33,7 @@ constexpr uint32_t kPushBytes = 128;
 constexpr int kMaxDims = 4;
 constexpr uint32_t kPerThread = 4;  // elements per invocation
 // Bump whenever generate() changes what a key's kernel does (keys live on disk).
-constexpr int kGeneratorVersion = 2;
+constexpr int kGeneratorVersion = 3;
 
 // ---------------------------------------------------------------- codegen
 struct Gen {
@@ -241,23 +241,28 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
     s << "  uint shape[" << kMaxDims << "];\n";
     for (int b = 0; b < nb; ++b) s << "  int st" << b << "[" << kMaxDims << "];\n";
   }
-  // kPerThread elements per invocation, strided by the workgroup size (coalesced)
+  // kPerThread elements per invocation, strided by the workgroup size (coalesced). All loads
+  // of a thread are issued first, then the math and the stores: the loads of its elements are
+  // in flight together.
   s << "} pc;\n\nvoid main() {\n  uint base = group_index() * " << 256 * kPerThread
-    << "u + gl_LocalInvocationID.x;\n  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
-    << "  uint i = base + k * 256u;\n  if (i >= pc.n) return;\n";
+    << "u + gl_LocalInvocationID.x;\n";
+  for (size_t k = 0; k < inputs.size(); ++k)
+    if (p.modes[k] != Mode::l)
+      s << "  " << ctype(inputs[k].dtype()) << " x" << k << "_[" << kPerThread << "];\n";
+  s << "  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
+    << "    uint i = base + k * 256u;\n    if (i >= pc.n) break;\n";
   if (nb) {
-    s << "  uint idx[" << kMaxDims << "];\n  { uint r = i;\n";
-    s << "    for (int d = " << kMaxDims - 1 << "; d >= 0; --d) { idx[d] = r % pc.shape[d]; r /= pc.shape[d]; } }\n";
+    s << "    uint idx[" << kMaxDims << "];\n    { uint r = i;\n";
+    s << "      for (int d = " << kMaxDims - 1 << "; d >= 0; --d) { idx[d] = r % pc.shape[d]; r /= pc.shape[d]; } }\n";
   }
-  // inputs
   int b = 0;
   for (size_t k = 0; k < inputs.size(); ++k) {
     std::string T = dt(inputs[k].dtype());
-    s << "  " << ctype(inputs[k].dtype()) << " x" << k << " = ";
+    if (p.modes[k] == Mode::l) continue;
+    s << "    x" << k << "_[k] = ";
     switch (p.modes[k]) {
       case Mode::c: s << "ld_" << T << "(pc.in" << k << ", i);\n"; break;
       case Mode::s: s << "ld_" << T << "(pc.in" << k << ", 0u);\n"; break;
-      case Mode::l: s << p.literals[k] << ";\n"; break;
       case Mode::b: {
         s << "ld_" << T << "(pc.in" << k << ", uint(";
         for (int d = 0; d < kMaxDims; ++d) s << (d ? " + " : "") << "int(idx[" << d << "]) * pc.st" << b << "[" << d << "]";
@@ -265,7 +270,15 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
         ++b;
         break;
       }
+      default: break;
     }
+  }
+  s << "  }\n  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
+    << "  uint i = base + k * 256u;\n  if (i >= pc.n) return;\n";
+  for (size_t k = 0; k < inputs.size(); ++k) {
+    s << "  " << ctype(inputs[k].dtype()) << " x" << k << " = ";
+    if (p.modes[k] == Mode::l) s << p.literals[k] << ";\n";
+    else s << "x" << k << "_[k];\n";
   }
   auto arg = [&](int a) { return a >= 0 ? "v" + std::to_string(a) : "x" + std::to_string(-a - 1); };
   auto arg_dtype = [&](int a) { return a >= 0 ? nodes[a].dtype : inputs[-a - 1].dtype(); };
