@@ -132,17 +132,26 @@ CT(O) apply(V u, V v) { return arith(u, v); }
 
 void main() {
   uint base = group_index() * gl_WorkGroupSize.x * 4u + gl_LocalInvocationID.x;
+  if (pc.mode != 3u) {
+    // contiguous / scalar operands: all loads first (in flight together), then math + stores
+    V u[4], w[4];
+    for (uint k = 0u; k < 4u; ++k) {
+      uint i = base + k * gl_WorkGroupSize.x;
+      if (i >= pc.n) break;
+      u[k] = pc.mode == 4u ? BITS(T)(pc.sbits) : LD(T)(pc.a, pc.mode == 1u ? 0u : i);
+      w[k] = pc.mode == 5u ? BITS(T)(pc.sbits) : LD(T)(pc.b, pc.mode == 2u ? 0u : i);
+    }
+    for (uint k = 0u; k < 4u; ++k) {
+      uint i = base + k * gl_WorkGroupSize.x;
+      if (i >= pc.n) return;
+      ST(O)(pc.y, i, apply(u[k], w[k]));
+    }
+    return;
+  }
   for (uint k = 0u; k < 4u; ++k) {
     uint i = base + k * gl_WorkGroupSize.x;
     if (i >= pc.n) return;
     uint ia = i, ib = i;
-    if (pc.mode == 1u) ia = 0u;
-    if (pc.mode == 2u) ib = 0u;
-    if (pc.mode >= 4u) {
-      V s = BITS(T)(pc.sbits);
-      ST(O)(pc.y, i, pc.mode == 4u ? apply(s, LD(T)(pc.b, i)) : apply(LD(T)(pc.a, i), s));
-      continue;
-    }
     if (pc.mode == 3u) {
       int oa = 0, ob = 0;
       uint r = i;

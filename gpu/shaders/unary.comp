@@ -85,8 +85,14 @@ CT(O) apply(CT(T) v) {
 
 void main() {
   uint base = group_index() * gl_WorkGroupSize.x * 4u + gl_LocalInvocationID.x;
+  // all four loads first (in flight together), then the math and the stores
+  CT(T) v[4];
   for (uint k = 0u; k < 4u; ++k) {
     uint i = base + k * gl_WorkGroupSize.x;
-    if (i < pc.n) ST(O)(pc.y, i, apply(LD(T)(pc.x, i)));
+    if (i < pc.n) v[k] = LD(T)(pc.x, i);
+  }
+  for (uint k = 0u; k < 4u; ++k) {
+    uint i = base + k * gl_WorkGroupSize.x;
+    if (i < pc.n) ST(O)(pc.y, i, apply(v[k]));
   }
 }
