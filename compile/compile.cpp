@@ -254,7 +254,10 @@ std::unique_ptr<CacheEntry> CompiledFunctionImpl::trace(const std::vector<array>
     compile_detail::simplify(g);
     compile_detail::fold_transposes(g);
   }
-  if (m == CompileMode::enabled) compile_detail::fuse(g);
+  if (m == CompileMode::enabled) {
+    compile_detail::fuse(g);
+    if (!sig.shapeless) compile_detail::batch_updates(g);
+  }
 
   for (auto& node : g.tape) {
     std::vector<Shape> shapes;

@@ -224,6 +224,92 @@ void fold_transposes(Graph& g) {
   });
 }
 
+void batch_updates(Graph& g) {
+  constexpr size_t kMaxParts = 64;
+  std::unordered_set<uintptr_t> consumed;
+  for (auto& n : g.tape)
+    for (auto& in : n.inputs()) consumed.insert(in.id());
+  // a sink: a fused region, or one elementwise node, on the GPU, whose outputs nothing reads,
+  // with operands of its own shape or of size 1
+  auto sink = [&](const array& n) -> std::shared_ptr<Compiled> {
+    if (n.primitive().device() != Device::gpu) return nullptr;
+    for (auto& o : n.outputs())
+      if (consumed.count(o.id())) return nullptr;
+    const Shape& shape = n.shape();
+    for (auto& in : n.inputs())
+      if (in.size() != 1 && in.shape() != shape) return nullptr;
+    if (auto c = std::dynamic_pointer_cast<Compiled>(n.primitive_ptr())) {
+      if (c->has_broadcast()) return nullptr;
+      return c;
+    }
+    if (n.outputs().size() != 1) return nullptr;
+    auto k = n.primitive().kind();
+    if (k != PrimitiveKind::unary && k != PrimitiveKind::binary && k != PrimitiveKind::ternary)
+      return nullptr;
+    FusedNode fn;
+    fn.primitive = n.primitive_ptr();
+    for (size_t i = 0; i < n.inputs().size(); ++i) fn.args.push_back(-static_cast<int>(i) - 1);
+    fn.shape = shape;
+    fn.dtype = n.dtype();
+    std::vector<Dtype> in_dtypes;
+    for (auto& in : n.inputs()) in_dtypes.push_back(in.dtype());
+    return std::make_shared<Compiled>(n.primitive().stream(), std::vector<FusedNode>{fn},
+                                      std::vector<int>{0}, std::move(in_dtypes));
+  };
+  std::vector<std::pair<size_t, std::shared_ptr<Compiled>>> sinks;
+  for (size_t i = 0; i < g.tape.size(); ++i)
+    if (auto c = sink(g.tape[i])) sinks.push_back({i, c});
+  if (sinks.size() < 2) return;
+  // batches of up to kMaxParts, each built at the position of its last member
+  std::unordered_map<uintptr_t, std::pair<size_t, size_t>> member;  // node id → (batch, part)
+  std::vector<std::vector<size_t>> batches;
+  for (size_t s = 0; s < sinks.size(); ++s) {
+    if (s % kMaxParts == 0) batches.emplace_back();
+    member[g.tape[sinks[s].first].id()] = {batches.size() - 1, batches.back().size()};
+    batches.back().push_back(s);
+  }
+  if (batches.back().size() < 2) {  // a lone last member stays as it is
+    member.erase(g.tape[sinks[batches.back()[0]].first].id());
+    batches.pop_back();
+  }
+  std::unordered_map<uintptr_t, array> batch_out;  // old output id → batch output
+  rebuild(g, [&](const array& node, std::vector<array> ins, const GetFn& get) -> std::vector<array> {
+    auto m = member.find(node.id());
+    if (m == member.end()) return remake(node, std::move(ins));
+    const auto& members = batches[m->second.first];
+    if (m->second.second + 1 != members.size()) return node.outputs();  // built with the last
+    std::vector<std::shared_ptr<Compiled>> parts;
+    std::vector<int> counts;
+    std::vector<array> inputs;
+    std::vector<Shape> shapes;
+    std::vector<Dtype> dtypes;
+    std::vector<uintptr_t> old_ids;
+    for (size_t s : members) {
+      const array& old = g.tape[sinks[s].first];
+      parts.push_back(sinks[s].second);
+      counts.push_back(static_cast<int>(old.inputs().size()));
+      for (auto& in : old.inputs()) inputs.push_back(get(in));
+      for (auto& o : old.outputs()) {
+        shapes.push_back(o.shape());
+        dtypes.push_back(o.dtype());
+        old_ids.push_back(o.id());
+      }
+    }
+    auto prim = std::make_shared<CompiledBatch>(node.primitive().stream(), std::move(parts),
+                                                std::move(counts));
+    auto outs = array::make_arrays(std::move(shapes), std::move(dtypes), prim, inputs);
+    for (size_t i = 0; i < outs.size(); ++i) batch_out.insert_or_assign(old_ids[i], outs[i]);
+    std::vector<array> mine;
+    for (auto& o : node.outputs()) mine.push_back(batch_out.at(o.id()));
+    return mine;
+  });
+  for (auto& o : g.outputs) {
+    auto it = batch_out.find(o.id());
+    if (it != batch_out.end()) o = it->second;
+  }
+  build_tape(g);
+}
+
 void fuse(Graph& g) {
   const auto& lim = fuse_limits();
   std::unordered_map<uintptr_t, size_t> pos;  // node id → tape index

@@ -31,6 +31,10 @@ void simplify(Graph& g);
 void fuse(Graph& g);
 // Matmul(swapaxes(x, -1, -2), y) → Matmul with a transpose flag over x (no transpose copy).
 void fold_transposes(Graph& g);
+// GPU: the elementwise sinks of the graph (regions whose values are only function outputs — the
+// parameter and optimizer-state updates of a training step) become one CompiledBatch, run as
+// one dispatch (a multi-tensor update).
+void batch_updates(Graph& g);
 
 struct FuseLimits {
   int max_nodes = 96;

@@ -46,6 +46,38 @@ std::vector<Shape> Compiled::output_shapes(const std::vector<array>& inputs) {
   return std::vector<Shape>(outputs_.size(), s);
 }
 
+std::vector<array> CompiledBatch::part_inputs(size_t i, const std::vector<array>& inputs) const {
+  size_t off = 0;
+  for (size_t p = 0; p < i; ++p) off += input_counts_[p];
+  return std::vector<array>(inputs.begin() + off, inputs.begin() + off + input_counts_[i]);
+}
+
+std::vector<array> CompiledBatch::part_outputs(size_t i, const std::vector<array>& outputs) const {
+  size_t off = 0;
+  for (size_t p = 0; p < i; ++p) off += parts_[p]->output_nodes().size();
+  return std::vector<array>(outputs.begin() + off,
+                            outputs.begin() + off + parts_[i]->output_nodes().size());
+}
+
+void CompiledBatch::eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  for (size_t i = 0; i < parts_.size(); ++i) {
+    auto outs = part_outputs(i, outputs);  // handles: the parts fill the batch's outputs
+    parts_[i]->eval_cpu(part_inputs(i, inputs), outs);
+  }
+}
+
+std::string CompiledBatch::name() const {
+  return "CompiledBatch(" + std::to_string(parts_.size()) + ")";
+}
+
+bool CompiledBatch::is_equivalent(const Primitive& o) const {
+  auto* p = dynamic_cast<const CompiledBatch*>(&o);
+  if (!p || p->parts_.size() != parts_.size() || p->input_counts_ != input_counts_) return false;
+  for (size_t i = 0; i < parts_.size(); ++i)
+    if (!parts_[i]->is_equivalent(*p->parts_[i])) return false;
+  return true;
+}
+
 std::vector<array> Compiled::expand(const std::vector<array>& inputs) const {
   std::vector<array> vals;
   for (auto& n : nodes_) {

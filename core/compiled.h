@@ -54,4 +54,29 @@ class Compiled : public Primitive {
   std::vector<Dtype> input_dtypes_;
 };
 
+// Independent fused regions run as one dispatch (compile's `batch_updates` pass: the parameter
+// and optimizer-state updates of a training step — a multi-tensor update). Inputs and outputs
+// are the parts' in order; each part keeps its own index space.
+class CompiledBatch : public Primitive {
+ public:
+  CompiledBatch(Stream s, std::vector<std::shared_ptr<Compiled>> parts,
+                std::vector<int> input_counts)
+      : Primitive(s), parts_(std::move(parts)), input_counts_(std::move(input_counts)) {}
+  const std::vector<std::shared_ptr<Compiled>>& parts() const { return parts_; }
+  const std::vector<int>& input_counts() const { return input_counts_; }
+  // The inputs/outputs of part i within a batch's inputs/outputs.
+  std::vector<array> part_inputs(size_t i, const std::vector<array>& inputs) const;
+  std::vector<array> part_outputs(size_t i, const std::vector<array>& outputs) const;
+
+  void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
+  std::string name() const override;
+  bool is_equivalent(const Primitive& o) const override;
+  void print(std::ostream& os) const override { os << name(); }
+
+ private:
+  std::vector<std::shared_ptr<Compiled>> parts_;
+  std::vector<int> input_counts_;
+};
+
 }  // namespace kiln

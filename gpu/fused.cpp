@@ -11,6 +11,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <fstream>
 #include <mutex>
 #include <sstream>
@@ -225,32 +226,23 @@ struct Plan {
   std::string key;
 };
 
-std::string generate(const Compiled& c, const Plan& p, const std::vector<array>& inputs,
-                     Gen& g) {
+// The statements of one region's kernel for workgroup `gidx`: operands are named
+// `<pre>in<k>`, `<pre>out<o>`, the element count `<pre>n` (pc. in a single-region kernel,
+// locals in a batched one).
+void emit_region(std::ostringstream& s, const Compiled& c, const Plan& p,
+                 const std::vector<array>& inputs, Gen& g, const std::string& pre) {
   const auto& nodes = c.nodes();
-  std::ostringstream s;
-  s << "#version 460\n" << detail::kCommonGlsl << "\n" << detail::kMathGlsl << "\n" << kHelpers;
-  s << "layout(local_size_x = 256) in;\nlayout(push_constant) uniform PC {\n";
-  for (size_t k = 0; k < inputs.size(); ++k) s << "  Buf_" << dt(inputs[k].dtype()) << " in" << k << ";\n";
-  for (size_t o = 0; o < c.output_nodes().size(); ++o)
-    s << "  Buf_" << dt(nodes[c.output_nodes()[o]].dtype) << " out" << o << ";\n";
-  s << "  uint n;\n";
   int nb = 0;
   for (auto m : p.modes) nb += m == Mode::b;
-  if (nb) {
-    s << "  uint shape[" << kMaxDims << "];\n";
-    for (int b = 0; b < nb; ++b) s << "  int st" << b << "[" << kMaxDims << "];\n";
-  }
   // kPerThread elements per invocation, strided by the workgroup size (coalesced). All loads
   // of a thread are issued first, then the math and the stores: the loads of its elements are
   // in flight together.
-  s << "} pc;\n\nvoid main() {\n  uint base = group_index() * " << 256 * kPerThread
-    << "u + gl_LocalInvocationID.x;\n";
+  s << "  uint base = gidx * " << 256 * kPerThread << "u + gl_LocalInvocationID.x;\n";
   for (size_t k = 0; k < inputs.size(); ++k)
     if (p.modes[k] != Mode::l)
       s << "  " << ctype(inputs[k].dtype()) << " x" << k << "_[" << kPerThread << "];\n";
   s << "  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
-    << "    uint i = base + k * 256u;\n    if (i >= pc.n) break;\n";
+    << "    uint i = base + k * 256u;\n    if (i >= " << pre << "n) break;\n";
   if (nb) {
     s << "    uint idx[" << kMaxDims << "];\n    { uint r = i;\n";
     s << "      for (int d = " << kMaxDims - 1 << "; d >= 0; --d) { idx[d] = r % pc.shape[d]; r /= pc.shape[d]; } }\n";
@@ -261,10 +253,10 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
     if (p.modes[k] == Mode::l) continue;
     s << "    x" << k << "_[k] = ";
     switch (p.modes[k]) {
-      case Mode::c: s << "ld_" << T << "(pc.in" << k << ", i);\n"; break;
-      case Mode::s: s << "ld_" << T << "(pc.in" << k << ", 0u);\n"; break;
+      case Mode::c: s << "ld_" << T << "(" << pre << "in" << k << ", i);\n"; break;
+      case Mode::s: s << "ld_" << T << "(" << pre << "in" << k << ", 0u);\n"; break;
       case Mode::b: {
-        s << "ld_" << T << "(pc.in" << k << ", uint(";
+        s << "ld_" << T << "(" << pre << "in" << k << ", uint(";
         for (int d = 0; d < kMaxDims; ++d) s << (d ? " + " : "") << "int(idx[" << d << "]) * pc.st" << b << "[" << d << "]";
         s << "));\n";
         ++b;
@@ -274,7 +266,7 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
     }
   }
   s << "  }\n  for (uint k = 0u; k < " << kPerThread << "u; ++k) {\n"
-    << "  uint i = base + k * 256u;\n  if (i >= pc.n) return;\n";
+    << "  uint i = base + k * 256u;\n  if (i >= " << pre << "n) return;\n";
   for (size_t k = 0; k < inputs.size(); ++k) {
     s << "  " << ctype(inputs[k].dtype()) << " x" << k << " = ";
     if (p.modes[k] == Mode::l) s << p.literals[k] << ";\n";
@@ -306,9 +298,32 @@ std::string generate(const Compiled& c, const Plan& p, const std::vector<array>&
   }
   for (size_t o = 0; o < c.output_nodes().size(); ++o) {
     int ni = c.output_nodes()[o];
-    s << "  st_" << dt(nodes[ni].dtype) << "(pc.out" << o << ", i, v" << ni << ");\n";
+    s << "  st_" << dt(nodes[ni].dtype) << "(" << pre << "out" << o << ", i, v" << ni << ");\n";
   }
-  s << "  }\n}\n";
+  s << "  }\n";
+}
+
+const char* kPreamble = "#version 460\n";
+
+std::string generate(const Compiled& c, const Plan& p, const std::vector<array>& inputs,
+                     Gen& g) {
+  const auto& nodes = c.nodes();
+  std::ostringstream s;
+  s << kPreamble << detail::kCommonGlsl << "\n" << detail::kMathGlsl << "\n" << kHelpers;
+  s << "layout(local_size_x = 256) in;\nlayout(push_constant) uniform PC {\n";
+  for (size_t k = 0; k < inputs.size(); ++k) s << "  Buf_" << dt(inputs[k].dtype()) << " in" << k << ";\n";
+  for (size_t o = 0; o < c.output_nodes().size(); ++o)
+    s << "  Buf_" << dt(nodes[c.output_nodes()[o]].dtype) << " out" << o << ";\n";
+  s << "  uint n;\n";
+  int nb = 0;
+  for (auto m : p.modes) nb += m == Mode::b;
+  if (nb) {
+    s << "  uint shape[" << kMaxDims << "];\n";
+    for (int b = 0; b < nb; ++b) s << "  int st" << b << "[" << kMaxDims << "];\n";
+  }
+  s << "} pc;\n\nvoid main() {\n  uint gidx = group_index();\n";
+  emit_region(s, c, p, inputs, g, "pc.");
+  s << "}\n";
   return s.str();
 }
 
@@ -582,6 +597,148 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
   }
   Encoder::get().dispatch(pipe, pc, static_cast<uint32_t>(off), grid_1d(div_up(n, 256 * kPerThread)),
                                   reads, writes);
+  return true;
+}
+
+}  // namespace kiln::gpu
+
+// ---------------------------------------------------------------- batched regions
+namespace kiln::gpu {
+
+namespace {
+// The pipeline of a kernel key, generating + compiling `src()` on a miss (memory, then disk).
+VkPipeline kernel_for(const std::string& key, const std::function<std::string(Gen&)>& src) {
+  std::lock_guard<std::mutex> lk(g_mutex);
+  auto& table = kernels();
+  auto it = table.find(key);
+  if (it == table.end()) {
+    Gen g;
+    std::string text = src(g);
+    Kernel kern;
+    if (g.ok) {
+      std::vector<uint32_t> words;
+      if (load_disk(key, words)) {
+        ++g_stats.disk_hits;
+      } else {
+        dump_glsl(key, text);
+        words = compile_glsl(text);
+        store_disk(key, words);
+      }
+      kern.pipeline = make_pipeline(words);
+    } else if (log_enabled()) {
+      log("batched regions run one by one: " + g.why);
+    }
+    it = table.emplace(key, kern).first;
+  }
+  return it->second.pipeline;
+}
+}  // namespace
+
+bool eval_fused_batch(const CompiledBatch& batch, const std::vector<array>& inputs,
+                      std::vector<array>& outputs) {
+  const auto& parts = batch.parts();
+  std::vector<Plan> plans(parts.size());
+  std::vector<std::vector<array>> ins(parts.size()), outs(parts.size());
+  std::ostringstream key;
+  key << "batch-v" << kGeneratorVersion;
+  uint64_t groups = 0;
+  std::vector<uint64_t> ends;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    ins[i] = batch.part_inputs(i, inputs);
+    outs[i] = batch.part_outputs(i, outputs);
+    const Shape& shape = outs[i][0].shape();
+    size_t n = outs[i][0].size();
+    if (n >= (1ull << 31)) return false;
+    for (auto& o : outs[i])
+      if (!dtype_supported(o.dtype())) return false;
+    Plan& p = plans[i];
+    p.modes.resize(ins[i].size());
+    p.literals.resize(ins[i].size());
+    for (size_t k = 0; k < ins[i].size(); ++k) {
+      const array& in = ins[i][k];
+      if (!dtype_supported(in.dtype())) return false;
+      const auto& d = in.data_shared();
+      if (in.size() == 1 && d && d->has_host() && !d->device && in.dtype().size() <= 8) {
+        p.modes[k] = Mode::l;
+        p.literals[k] = literal(in.dtype(), d->host());
+      } else if (in.size() == 1) {
+        p.modes[k] = Mode::s;
+      } else if (in.shape() == shape) {
+        p.modes[k] = Mode::c;
+      } else {
+        return false;  // broadcast operands: the parts run one by one
+      }
+    }
+    key << "|" << parts[i]->kernel_key() << "|modes:";
+    for (size_t k = 0; k < ins[i].size(); ++k)
+      key << static_cast<char>(p.modes[k]) << (p.modes[k] == Mode::l ? p.literals[k] : "") << ",";
+    groups += (n + 256 * kPerThread - 1) / (256 * kPerThread);
+    ends.push_back(groups);
+  }
+  // table per part: group end, n, input addresses, output addresses (u64 each)
+  std::vector<size_t> toff;
+  size_t words = 0;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    toff.push_back(words);
+    words += 2 + ins[i].size() + outs[i].size();
+  }
+  VkPipeline pipe = kernel_for(key.str(), [&](Gen& g) {
+    std::ostringstream s;
+    s << kPreamble << detail::kCommonGlsl << "\n" << detail::kMathGlsl << "\n" << kHelpers;
+    s << "layout(local_size_x = 256) in;\nlayout(push_constant) uniform PC {\n  Buf_u64 table;\n} pc;\n\n";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      s << "void part" << i << "(uint gidx) {\n";
+      s << "  uint n = uint(pc.table.v[" << toff[i] + 1 << "]);\n";
+      size_t w = toff[i] + 2;
+      for (size_t k = 0; k < ins[i].size(); ++k, ++w) {
+        std::string T = dt(ins[i][k].dtype());
+        if (plans[i].modes[k] != Mode::l)
+          s << "  Buf_" << T << " in" << k << " = Buf_" << T << "(pc.table.v[" << w << "]);\n";
+      }
+      for (size_t o = 0; o < outs[i].size(); ++o, ++w) {
+        std::string T = dt(outs[i][o].dtype());
+        s << "  Buf_" << T << " out" << o << " = Buf_" << T << "(pc.table.v[" << w << "]);\n";
+      }
+      emit_region(s, *parts[i], plans[i], ins[i], g, "");
+      s << "}\n\n";
+    }
+    s << "void main() {\n  uint g = group_index();\n  uint begin = 0u;\n";
+    for (size_t i = 0; i < parts.size(); ++i) {
+      s << "  { uint end = uint(pc.table.v[" << toff[i] << "]);\n"
+        << "    if (g < end) { part" << i << "(g - begin); return; }\n    begin = end; }\n";
+    }
+    s << "}\n";
+    return s.str();
+  });
+  if (!pipe) return false;
+  {
+    std::lock_guard<std::mutex> lk(g_stats_mutex);
+    ++g_stats.dispatches;
+  }
+  std::vector<uint64_t> table(words, 0);
+  std::vector<Buf> reads, writes;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    size_t w = toff[i];
+    table[w++] = ends[i];
+    table[w++] = outs[i][0].size();
+    for (size_t k = 0; k < ins[i].size(); ++k, ++w) {
+      if (plans[i].modes[k] == Mode::l) continue;
+      Buf b = input(ins[i][k]);
+      table[w] = b->address();
+      reads.push_back(b);
+    }
+    for (size_t o = 0; o < outs[i].size(); ++o, ++w) {
+      Buf b = output(outs[i][o]);
+      table[w] = b->address();
+      writes.push_back(b);
+    }
+  }
+  if (groups == 0) return true;
+  Buf t = Allocator::get().staging(words * sizeof(uint64_t));
+  std::memcpy(t->mapped(), table.data(), words * sizeof(uint64_t));
+  reads.push_back(t);
+  uint64_t addr = t->address();
+  Encoder::get().dispatch(pipe, &addr, sizeof(addr), grid_1d(groups), reads, writes);
   return true;
 }
 

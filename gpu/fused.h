@@ -13,6 +13,11 @@ namespace kiln::gpu {
 // the region uses an op/dtype the generator does not cover or does not fit the push-constant
 // budget; the caller then runs the region node by node.
 bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector<array>& outputs);
+// Records ONE dispatch computing every part of `b` (each part over its own index range; the
+// operand addresses in a small host-visible table). False when a part has broadcast operands
+// or the generator does not cover it: the parts then run one by one.
+bool eval_fused_batch(const CompiledBatch& b, const std::vector<array>& inputs,
+                      std::vector<array>& outputs);
 
 struct FusedStats {
   int64_t glsl_compiles = 0;  // GLSL → SPIR-V compilations in this process

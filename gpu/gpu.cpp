@@ -229,6 +229,14 @@ Shape collapse(const Shape& shape, std::vector<std::vector<int64_t>*> strides) {
 // ---------------------------------------------------------------- Compiled
 // Runs the fused region's nodes one by one with the static kernels (fused codegen is a
 // later step); nothing leaves the device.
+void CompiledBatch::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  if (gpu::eval_fused_batch(*this, inputs, outputs)) return;
+  for (size_t i = 0; i < parts().size(); ++i) {
+    auto outs = part_outputs(i, outputs);
+    parts()[i]->eval_gpu(part_inputs(i, inputs), outs);
+  }
+}
+
 void Compiled::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   // one generated kernel for the whole region (gpu/fused.cpp) when the generator covers it
   if (gpu::eval_fused(*this, inputs, outputs)) return;

@@ -13,6 +13,9 @@ namespace kiln {
 namespace gpu {
 FusedStats fused_stats() { return {}; }
 bool eval_fused(const Compiled&, const std::vector<array>&, std::vector<array>&) { return false; }
+bool eval_fused_batch(const CompiledBatch&, const std::vector<array>&, std::vector<array>&) {
+  return false;
+}
 bool is_available() { return false; }
 std::string device_name() { return ""; }
 MemoryStats memory_stats() { return {}; }
@@ -64,5 +67,6 @@ KILN_NO_GPU(Matmul)
 KILN_NO_GPU(RandomBits)
 KILN_NO_GPU(Compiled)
 KILN_NO_GPU(CompiledCall)
+KILN_NO_GPU(CompiledBatch)
 
 }  // namespace kiln

@@ -205,3 +205,47 @@ TEST(GpuFused, TransposedMatmulMatchesCpu) {
           for (int i = 0; i < 2; ++i) expect_close(got[i], want[i], d == kx::float16 ? 2e-3f : 2e-5f);
         }
 }
+
+// Independent elementwise sinks (what an optimizer update is) run as ONE dispatch: parts of
+// different shapes and dtypes, literal and device scalars; a broadcasting sink stays apart.
+TEST(GpuFused, IndependentUpdatesAreOneDispatch) {
+  REQUIRE_GPU();
+  kx::VectorFn f = [](const std::vector<array>& in) {
+    array a = in[0] * 2.0f + 1.0f;                        // (5, 7)
+    array b = kx::exp(in[1]) * in[5];                     // (300,), times a device scalar
+    array c = kx::astype(in[2], kx::float16) * 1.5f;      // float16
+    array d = in[3] + 1;                                  // int32 scalar (a step counter)
+    array e = in[0] + in[4];                              // broadcast (7,) over (5, 7)
+    array h = kx::tanh(kx::sum(in[1]) * in[1]);           // a sink after a reduction
+    return std::vector<array>{a, b, c, d, e, h};
+  };
+  array x = kx::random::normal({5, 7}, kx::float32, 0.f, 1.f, kx::random::key(1));
+  array y = kx::random::normal({300}, kx::float32, 0.f, 0.1f, kx::random::key(2));
+  array z = kx::random::normal({2, 3}, kx::float32, 0.f, 1.f, kx::random::key(3));
+  array s = kx::array(7);
+  array w = kx::random::normal({7}, kx::float32, 0.f, 1.f, kx::random::key(4));
+  kx::set_default_device(kx::Device::gpu);
+  array k = kx::multiply(kx::array(0.5f), kx::array(1.f));  // a scalar produced on the GPU
+  auto cf = kx::compile(f);
+  auto got = cf({x, y, z, s, w, k});
+  auto tape = kx::detail::compile_info(cf).tape;
+  kx::eval(got);
+  kx::gpu::detail::reset_kernel_stats();
+  got = cf({x, y, z, s, w, k});
+  kx::async_eval(got);  // (a waiting eval adds a read-back dispatch on discrete GPUs)
+  kx::gpu::synchronize();
+  auto st = kx::gpu::detail::kernel_stats();
+  kx::set_default_device(kx::Device::cpu);
+  auto want = f({kx::copy(x), kx::copy(y), kx::copy(z), kx::copy(s), kx::copy(w), kx::copy(k)});
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].dtype(), want[i].dtype()) << i;
+    expect_close(got[i], want[i], got[i].dtype() == kx::float16 ? 1e-3f : 2e-5f);
+  }
+  int batches = 0;
+  for (auto& t : tape) batches += t.rfind("CompiledBatch(", 0) == 0;
+  EXPECT_EQ(batches, 1);
+  // a + b + c + d + h in one dispatch, e alone, the sum: 3 (+ input/output copies of replay)
+  EXPECT_EQ(st.dispatches - 2 * st.replays, 3u);
+  EXPECT_EQ(st.fallbacks, 0u);
+}
