@@ -341,6 +341,66 @@ void Encoder::abort_capture() {
   free_captured(cb);
 }
 
+void Encoder::upload_now(const Buf& dst, const void* data, size_t bytes) {
+  if (bytes == 0) return;
+  if (dst->mapped()) {
+    std::memcpy(dst->mapped(), data, bytes);
+    return;
+  }
+  Context& c = Context::require();
+  Buf stg = Allocator::get().staging(bytes);
+  std::memcpy(stg->mapped(), data, bytes);
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cb;
+  vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VkFence fence = VK_NULL_HANDLE;
+  VkResult r = vkBeginCommandBuffer(cb, &bi);
+  if (r == VK_SUCCESS) {
+    VkBufferCopy region{stg->offset(), dst->offset(), bytes};
+    vkCmdCopyBuffer(cb, stg->vk(), dst->vk(), 1, &region);
+    // visible to every command submitted later (the barrier's second scope)
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT;
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT, 0,
+                         1, &mb, 0, nullptr, 0, nullptr);
+    r = vkEndCommandBuffer(cb);
+  }
+  if (r == VK_SUCCESS) {
+    VkFenceCreateInfo fi{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    r = vkCreateFence(c.device, &fi, nullptr, &fence);
+  }
+  if (r == VK_SUCCESS) {
+    VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+    si.commandBufferCount = 1;
+    si.pCommandBuffers = &cb;
+    r = vkQueueSubmit(c.queue, 1, &si, fence);
+    if (r == VK_SUCCESS) r = vkWaitForFences(c.device, 1, &fence, VK_TRUE, UINT64_MAX);
+  }
+  if (fence) vkDestroyFence(c.device, fence, nullptr);
+  vkFreeCommandBuffers(c.device, pool_, 1, &cb);
+  vk_check(r, "upload");
+}
+
+Buf argument_table(const std::vector<uint64_t>& words) {
+  size_t bytes = words.size() * sizeof(uint64_t);
+  Encoder& e = Encoder::get();
+  if (!e.capturing()) {
+    Buf t = Allocator::get().staging(bytes);
+    std::memcpy(t->mapped(), words.data(), bytes);
+    return t;
+  }
+  Buf t = Allocator::get().device(bytes);
+  e.upload_now(t, words.data(), bytes);
+  return t;
+}
+
 void Encoder::free_captured(VkCommandBuffer cb) {
   if (cb) vkFreeCommandBuffers(Context::require().device, pool_, 1, &cb);
 }

@@ -18,6 +18,10 @@ namespace kiln::gpu {
 
 using Buf = std::shared_ptr<Buffer>;
 
+// A small table of uint64 values (addresses, sizes) that a kernel reads: host-visible memory
+// normally; device memory written once when recording a replayable step (gpu/replay.cpp).
+Buf argument_table(const std::vector<uint64_t>& words);
+
 // Thrown while capturing (see Encoder::begin_capture) when the work being recorded needs the
 // host: a submit, a wait, a download, an upload or a CPU fallback. The capture is then
 // abandoned and the work runs the normal way.
@@ -64,6 +68,10 @@ class Encoder {
   void execute(const Captured& c);
   // Frees a captured command buffer no pending submission uses any more.
   void free_captured(VkCommandBuffer cb);
+  // Writes `bytes` of host data into `dst` now (memcpy when mapped, else a copy submitted and
+  // waited for on its own), visible to every later command: for data a captured command
+  // buffer reads on every replay (argument tables), which must not stay in host memory.
+  void upload_now(const Buf& dst, const void* data, size_t bytes);
 
   // Serial of the command buffer being recorded (0 if none).
   uint64_t recording_serial() const { return recording_ ? serial_ : 0; }

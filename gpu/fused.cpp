@@ -734,8 +734,7 @@ bool eval_fused_batch(const CompiledBatch& batch, const std::vector<array>& inpu
     }
   }
   if (groups == 0) return true;
-  Buf t = Allocator::get().staging(words * sizeof(uint64_t));
-  std::memcpy(t->mapped(), table.data(), words * sizeof(uint64_t));
+  Buf t = argument_table(table);
   reads.push_back(t);
   uint64_t addr = t->address();
   Encoder::get().dispatch(pipe, &addr, sizeof(addr), grid_1d(groups), reads, writes);

@@ -118,8 +118,7 @@ void copy_many(const std::vector<Buf>& src, const std::vector<Buf>& dst,
     most = std::max(most, units);
   }
   if (table.empty()) return;
-  Buf t = Allocator::get().staging(table.size() * sizeof(uint64_t));
-  std::memcpy(t->mapped(), table.data(), table.size() * sizeof(uint64_t));
+  Buf t = argument_table(table);
   reads.push_back(t);
   struct PC {
     uint64_t table;
