@@ -244,6 +244,7 @@ void Context::init() {
   if (dev < 0 || stg < 0) throw GpuError("[gpu] the device lacks device-local or host-visible memory");
   device_type_index = static_cast<uint32_t>(dev);
   staging_type_index = static_cast<uint32_t>(stg);
+  if (!mapped) upload_type_index = find_type(VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT | host, 0);
   caps.device_heap = memory.memoryHeaps[memory.memoryTypes[dev].heapIndex].size;
 
   // ---- logical device with one compute queue

@@ -55,6 +55,7 @@ class Context {
   // (CPU/integrated devices): uploads and downloads are then plain memcpy.
   uint32_t device_type_index = 0;
   uint32_t staging_type_index = 0;
+  int upload_type_index = -1;  // device-local + host-visible (BAR), discrete GPUs only
   bool mapped = false;
   VkDebugUtilsMessengerEXT messenger = VK_NULL_HANDLE;
 

@@ -392,7 +392,7 @@ Buf argument_table(const std::vector<uint64_t>& words) {
   size_t bytes = words.size() * sizeof(uint64_t);
   Encoder& e = Encoder::get();
   if (!e.capturing()) {
-    Buf t = Allocator::get().staging(bytes);
+    Buf t = Allocator::get().upload(bytes);
     std::memcpy(t->mapped(), words.data(), bytes);
     return t;
   }

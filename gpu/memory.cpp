@@ -19,7 +19,7 @@ uint64_t size_class(uint64_t n) {
   return (n + step - 1) / step * step;
 }
 
-Buffer::~Buffer() { Allocator::get().release(alloc_, staging_); }
+Buffer::~Buffer() { Allocator::get().release(alloc_, pool_); }
 
 Allocator& Allocator::get() {
   static Allocator* a = new Allocator();  // never destroyed: see Context
@@ -32,12 +32,36 @@ Allocator::Allocator() {
   device_.host_visible = c.mapped;
   staging_.type_index = c.staging_type_index;
   staging_.host_visible = true;
+  if (c.upload_type_index >= 0) {
+    has_upload_ = true;
+    upload_.type_index = static_cast<uint32_t>(c.upload_type_index);
+    upload_.host_visible = true;
+    upload_.block = 4ull << 20;  // the BAR heap may be as small as 256 MiB
+  }
   block_size_ = std::min<uint64_t>(256ull << 20, c.caps.max_allocation);
   block_size_ = std::min<uint64_t>(block_size_, std::max<uint64_t>(c.caps.device_heap / 8, 16ull << 20));
 }
 
-std::shared_ptr<Buffer> Allocator::device(size_t nbytes) { return allocate(device_, nbytes, false); }
-std::shared_ptr<Buffer> Allocator::staging(size_t nbytes) { return allocate(staging_, nbytes, true); }
+std::shared_ptr<Buffer> Allocator::device(size_t nbytes) { return allocate(device_, nbytes, 0); }
+std::shared_ptr<Buffer> Allocator::staging(size_t nbytes) { return allocate(staging_, nbytes, 1); }
+
+std::shared_ptr<Buffer> Allocator::upload(size_t nbytes) {
+  if (!has_upload_) return staging(nbytes);
+  std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
+  uint64_t cls = size_class(nbytes);
+  Allocation a;
+  auto it = upload_.cache.find(cls);
+  if (it != upload_.cache.end()) {
+    a = it->second;
+    upload_.cache.erase(it);
+    cached_ -= cls;
+  } else if (cls > upload_.block / 4 || !try_fresh(upload_, cls, a)) {
+    return staging(nbytes);
+  }
+  active_ += cls;
+  peak_ = std::max(peak_, active_);
+  return std::make_shared<Buffer>(a, nbytes, 2);
+}
 
 MemoryStats Allocator::stats() const { return {active_, peak_, cached_}; }
 
@@ -78,13 +102,14 @@ Block* Allocator::new_block(Pool& pool, uint64_t size, bool dedicated) {
   }
   b->free[0] = size;
   pool.blocks.push_back(std::move(b));
-  log("new " + std::string(pool.host_visible && &pool == &staging_ ? "staging" : "device") +
+  log("new " + std::string(&pool == &staging_ ? "staging" : &pool == &upload_ ? "upload" : "device") +
       " block of " + std::to_string(size >> 10) + " KiB" + (dedicated ? " (dedicated)" : ""));
   return pool.blocks.back().get();
 }
 
 bool Allocator::try_fresh(Pool& pool, uint64_t cls, Allocation& out) {
-  if (cls > block_size_ / 4) {
+  uint64_t block_size = pool.block ? pool.block : block_size_;
+  if (cls > block_size / 4) {
     Block* b = new_block(pool, cls, true);
     if (!b) return false;
     b->free.clear();
@@ -106,11 +131,12 @@ bool Allocator::try_fresh(Pool& pool, uint64_t cls, Allocation& out) {
   };
   for (auto& b : pool.blocks)
     if (!b->dedicated && b->size - b->used >= cls && take(b.get())) return true;
-  Block* b = new_block(pool, block_size_, false);
+  Block* b = new_block(pool, block_size, false);
   return b && take(b);
 }
 
-std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, bool staging) {
+std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id) {
+  bool staging = id == 1;
   std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
   uint64_t cls = size_class(nbytes);
   Context& c = Context::require();
@@ -138,13 +164,13 @@ std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, bool stag
   }
   active_ += cls;
   peak_ = std::max(peak_, active_);
-  return std::make_shared<Buffer>(a, nbytes, staging);
+  return std::make_shared<Buffer>(a, nbytes, id);
 }
 
-void Allocator::release(const Allocation& a, bool staging) {
+void Allocator::release(const Allocation& a, int pool) {
   std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
   active_ -= a.size;
-  (staging ? staging_ : device_).cache.emplace(a.size, a);
+  (pool == 1 ? staging_ : pool == 2 ? upload_ : device_).cache.emplace(a.size, a);
   cached_ += a.size;
 }
 
@@ -191,6 +217,7 @@ void Allocator::trim() {
   std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
   trim(device_);
   trim(staging_);
+  trim(upload_);
 }
 
 }  // namespace kiln::gpu

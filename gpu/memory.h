@@ -38,7 +38,8 @@ struct Block {
 // destruction; the encoder keeps it alive while submitted work may still use it.
 class Buffer : public DeviceBuffer {
  public:
-  Buffer(Allocation a, size_t nbytes, bool staging) : alloc_(a), nbytes_(nbytes), staging_(staging) {}
+  // pool: 0 device, 1 staging, 2 upload (see Allocator)
+  Buffer(Allocation a, size_t nbytes, int pool) : alloc_(a), nbytes_(nbytes), pool_(pool) {}
   ~Buffer() override;
   Buffer(const Buffer&) = delete;
   Buffer& operator=(const Buffer&) = delete;
@@ -57,7 +58,7 @@ class Buffer : public DeviceBuffer {
  private:
   Allocation alloc_;
   size_t nbytes_;
-  bool staging_;
+  int pool_;
 };
 
 class Allocator {
@@ -67,7 +68,11 @@ class Allocator {
   std::shared_ptr<Buffer> device(size_t nbytes);
   // Host-visible memory for uploads/downloads.
   std::shared_ptr<Buffer> staging(size_t nbytes);
-  void release(const Allocation& a, bool staging);
+  // Small host-written data the device reads (argument tables): device-local host-visible
+  // memory (the PCIe BAR) where the device has it, else staging memory. Never fails for lack
+  // of BAR space: it falls back to staging.
+  std::shared_ptr<Buffer> upload(size_t nbytes);
+  void release(const Allocation& a, int pool);
   MemoryStats stats() const;
   void reset_peak() { peak_ = active_; }
   // Frees cached memory back to the driver.
@@ -79,17 +84,19 @@ class Allocator {
   struct Pool {
     uint32_t type_index = 0;
     bool host_visible = false;
+    uint64_t block = 0;  // block size (0: the allocator's)
     std::vector<std::unique_ptr<Block>> blocks;
     std::multimap<uint64_t, Allocation> cache;
   };
   Allocator();
-  std::shared_ptr<Buffer> allocate(Pool& pool, size_t nbytes, bool staging);
+  std::shared_ptr<Buffer> allocate(Pool& pool, size_t nbytes, int id);
   bool try_fresh(Pool& pool, uint64_t cls, Allocation& out);
   Block* new_block(Pool& pool, uint64_t size, bool dedicated);
   void give_back(Pool& pool, const Allocation& a);
   void trim(Pool& pool);
 
-  Pool device_, staging_;
+  Pool device_, staging_, upload_;
+  bool has_upload_ = false;
   uint64_t block_size_ = 0;
   size_t active_ = 0, peak_ = 0, cached_ = 0;
 };
