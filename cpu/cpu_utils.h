@@ -30,6 +30,11 @@ Strides broadcast_strides(const Shape& in, const Shape& out);
 
 // Runs f(begin, end) over [0, n) on the pool when n is large enough to pay.
 void parallel_for(size_t n, size_t min_per_thread, const std::function<void(size_t, size_t)>& f);
+
+// dst[dst_off + c·dst_st] = src[src_off + c·src_st] over `shape` (element strides, itemsize
+// bytes each): tiled and threaded for transposing copies (movement.cpp).
+void copy_strided(const char* src, int64_t src_off, const Strides& src_st, char* dst,
+                  int64_t dst_off, const Strides& dst_st, const Shape& shape, size_t itemsize);
 int num_threads();
 
 // Iterates an N-operand strided loop nest over `shape`: calls

@@ -30,12 +30,13 @@ void gemm_f32(const float* a, const float* b, float* c, int M, int N, int K) {
 
 // Transposed operands (the flags compile sets) are materialized first, exactly as the eager
 // swapaxes would be: compiled and eager products then agree bit for bit on the CPU.
+// (the eager transpose's tiled, threaded copy)
 const float* untranspose(const float* x, int rows, int cols, size_t batch, std::vector<float>& buf) {
   buf.resize(batch * rows * cols);
-  for (size_t i = 0; i < batch; ++i) {
-    Eigen::Map<const RowMat> src(x + i * rows * cols, cols, rows);
-    Eigen::Map<RowMat>(buf.data() + i * rows * cols, rows, cols) = src.transpose();
-  }
+  int64_t mat = static_cast<int64_t>(rows) * cols;
+  cpu::copy_strided(reinterpret_cast<const char*>(x), 0, {mat, 1, rows},
+                    reinterpret_cast<char*>(buf.data()), 0, {mat, cols, 1},
+                    {static_cast<int>(batch), rows, cols}, sizeof(float));
   return buf.data();
 }
 }  // namespace

@@ -14,11 +14,6 @@
 
 namespace kiln {
 
-namespace cpu {
-void copy_strided(const char* src, int64_t src_off, const Strides& src_st, char* dst,
-                  int64_t dst_off, const Strides& dst_st, const Shape& shape, size_t itemsize);
-}
-
 namespace {
 
 template <typename T>
