@@ -469,8 +469,7 @@ void fill_init(const Buf& b, const array& out, float value) {
         int64_t v;
         std::memcpy(&v, bytes, 8);
         for (auto& x : host) x = v;
-        array tmp(host, out.shape(), int64);
-        Encoder::get().copy(input(tmp), 0, b, 0, out.nbytes());
+        Encoder::get().copy(constant_buffer(host.data(), out.nbytes()), 0, b, 0, out.nbytes());
         return;
       }
       pattern = lo;
@@ -527,8 +526,7 @@ void CustomKernel::eval_gpu(const std::vector<array>& inputs, std::vector<array>
     meta.insert(meta.end(), strides.begin(), strides.end());
   }
   if (!meta.empty()) {
-    array m(meta, Shape{static_cast<int>(meta.size())}, int32);
-    gpu::Buf mb = gpu::input(m);
+    gpu::Buf mb = gpu::constant_buffer(meta.data(), meta.size() * sizeof(int32_t));
     uint64_t a = mb->address();
     std::memcpy(pc + gpu::kMetaOffset, &a, 8);
     reads.push_back(mb);

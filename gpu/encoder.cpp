@@ -388,16 +388,15 @@ void Encoder::upload_now(const Buf& dst, const void* data, size_t bytes) {
   vk_check(r, "upload");
 }
 
-Buf argument_table(const std::vector<uint64_t>& words) {
-  size_t bytes = words.size() * sizeof(uint64_t);
+Buf constant_buffer(const void* data, size_t bytes) {
   Encoder& e = Encoder::get();
   if (!e.capturing()) {
     Buf t = Allocator::get().upload(bytes);
-    std::memcpy(t->mapped(), words.data(), bytes);
+    if (bytes) std::memcpy(t->mapped(), data, bytes);
     return t;
   }
   Buf t = Allocator::get().device(bytes);
-  e.upload_now(t, words.data(), bytes);
+  e.upload_now(t, data, bytes);
   return t;
 }
 

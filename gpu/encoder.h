@@ -18,9 +18,12 @@ namespace kiln::gpu {
 
 using Buf = std::shared_ptr<Buffer>;
 
-// A small table of uint64 values (addresses, sizes) that a kernel reads: host-visible memory
+// Small host data a kernel reads (argument tables, shapes): upload (BAR) or staging memory
 // normally; device memory written once when recording a replayable step (gpu/replay.cpp).
-Buf argument_table(const std::vector<uint64_t>& words);
+Buf constant_buffer(const void* data, size_t bytes);
+inline Buf argument_table(const std::vector<uint64_t>& words) {
+  return constant_buffer(words.data(), words.size() * sizeof(uint64_t));
+}
 
 // Thrown while capturing (see Encoder::begin_capture) when the work being recorded needs the
 // host: a submit, a wait, a download, an upload or a CPU fallback. The capture is then

@@ -299,3 +299,39 @@ TEST(GpuReplay, OddOutputsAndInputs) {
   EXPECT_EQ(stats().recordings, 1u);
   EXPECT_EQ(stats().replays, 3u);
 }
+
+// A custom GLSL kernel (reading its shape) inside a compiled step: recorded and replayed like
+// the built-in kernels (its shape table is uploaded once into the recording's memory).
+TEST(GpuReplay, CustomKernelInsideReplayedStep) {
+  REQUIRE_GPU();
+  OnGpu gpu;
+  auto scale_rows = kx::gpu::kernel("scale_rows", {"inp"}, {"out"}, R"(
+    uint i = thread_position_in_grid.x;
+    if (i < uint(inp_shape[0] * inp_shape[1])) out_st(i, inp_ld(i) * float(1 + int(i) / inp_shape[1]));
+  )");
+  auto f = [&](const std::vector<array>& in) {
+    array a = kx::exp(in[0]) + 1.0f;
+    array b = scale_rows({.inputs = {a},
+                          .template_args = {},
+                          .grid = {static_cast<int>(a.size()), 1, 1},
+                          .threadgroup = {64, 1, 1},
+                          .output_shapes = {a.shape()},
+                          .output_dtypes = {a.dtype()}})[0];
+    return std::vector<array>{kx::sum(b * 2.0f, 1)};
+  };
+  auto cf = kx::compile(f);
+  kx::gpu::detail::reset_kernel_stats();
+  for (int call = 0; call < 3; ++call) {
+    array x = kx::random::normal({6, 5}, kx::float32, 0.f, 1.f, kx::random::key(call));
+    auto got = cf({x})[0].to_vector<float>();
+    auto ex = kx::exp(kx::copy(x, kx::Device::cpu), kx::Device::cpu).to_vector<float>();
+    for (int r = 0; r < 6; ++r) {
+      float want = 0;
+      for (int c = 0; c < 5; ++c) want += (ex[r * 5 + c] + 1.0f) * float(r + 1) * 2.0f;
+      EXPECT_NEAR(got[r], want, 1e-4f * want) << call << " row " << r;
+    }
+  }
+  EXPECT_EQ(stats().replay_aborts, 0u);
+  EXPECT_EQ(stats().recordings, 1u);
+  EXPECT_EQ(stats().replays, 2u);
+}
