@@ -10,6 +10,7 @@
 // on every call as before) when any node needs the host: a CPU fallback, a download, an
 // upload of host data, a submit (see CaptureAborted).
 #include <algorithm>
+#include <atomic>
 #include <cstring>
 
 #include "../core/compiled_call.h"
@@ -20,14 +21,21 @@ namespace kiln {
 namespace gpu {
 namespace {
 
+// Device memory held by all live recordings: new recordings stop (their steps run node by
+// node) once it would exceed min(4 GiB, heap / 4), so a function called with many shapes
+// (one cache entry, hence one recording, per shape) cannot pin the device's memory.
+std::atomic<size_t> g_recorded_bytes{0};
+
 struct Recording {
   Encoder::Captured cap;
   std::vector<Buf> slots;    // one per program input
   std::vector<Buf> results;  // one per program output
+  size_t bytes = 0;          // device memory it holds (counted in g_recorded_bytes)
   Recording() = default;
   Recording(const Recording&) = delete;
   Recording& operator=(const Recording&) = delete;
   ~Recording() {
+    g_recorded_bytes -= bytes;
     // The last owner is the program or a retired submission: nothing pending uses cap.cb.
     Context* c = Context::get();
     if (!c || !cap.cb) return;
@@ -51,8 +59,11 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
   }
   // The recording keeps every intermediate for good (no reuse inside it): a step whose
   // intermediates exceed this runs node by node instead, so memory stays bounded.
-  const size_t limit = std::min<size_t>(size_t(1) << 30, Context::require().caps.device_heap / 8);
+  const size_t heap = Context::require().caps.device_heap;
+  const size_t limit = std::min<size_t>(size_t(1) << 30, heap / 8);
+  const size_t total_limit = std::min<size_t>(size_t(4) << 30, heap / 4);
   const size_t active0 = Allocator::get().stats().active;
+  size_t held_total = 0;
   e.begin_capture();
   try {
     auto ex = p.expand(slot_arrays);
@@ -65,6 +76,10 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
       if (held > limit)
         throw CaptureAborted("its intermediates would hold " + std::to_string(held >> 20) +
                              " MiB (limit " + std::to_string(limit >> 20) + " MiB)");
+      if (held + g_recorded_bytes.load() > total_limit)
+        throw CaptureAborted("recordings already hold " + std::to_string(g_recorded_bytes >> 20) +
+                             " MiB (limit " + std::to_string(total_limit >> 20) + " MiB in all)");
+      held_total = held;
     }
     for (size_t i = 0; i < ex.outputs.size(); ++i) {
       const auto& d = ex.outputs[i].data_shared();
@@ -73,6 +88,10 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
       rec->results.push_back(r);
     }
     rec->cap = e.end_capture();
+    size_t slots = 0;
+    for (auto& b : rec->slots) slots += b->nbytes();
+    rec->bytes = held_total + slots;  // counted only once the recording exists
+    g_recorded_bytes += rec->bytes;
   } catch (const CaptureAborted& err) {
     e.abort_capture();
     std::lock_guard<std::mutex> lk(p.mutex);
