@@ -143,6 +143,7 @@ struct CompiledFunctionImpl {
   std::string last_reason;
   std::vector<std::string> last_tape_names;
   std::vector<std::string> last_kernel_keys;
+  const CacheEntry* last_entry = nullptr;
 
   std::vector<array> call(const std::vector<array>& args);
   std::unique_ptr<CacheEntry> trace(const std::vector<array>& args,
@@ -401,6 +402,7 @@ std::vector<array> CompiledFunctionImpl::call(const std::vector<array>& args) {
   std::vector<array> result;
   // An entry is recorded for replay on its second call: entries called once (an optimizer's
   // first step, before its moments exist) never pay for a recording.
+  last_entry = entry;
   if (++entry->calls >= 2 && entry->program && !entry->program->unreplayable) {
     result = call_program(*entry, args, captured);
   } else {
@@ -448,6 +450,14 @@ CompileInfo compile_info(const VectorFn& fn) {
   info.last_reason = c->impl->last_reason;
   info.tape = c->impl->last_tape_names;
   info.kernel_keys = c->impl->last_kernel_keys;
+  info.replay = "off";
+  if (const CacheEntry* e = c->impl->last_entry; e && e->program) {
+    const CompiledProgram& p = *e->program;
+    std::lock_guard<std::mutex> plk(p.mutex);
+    if (p.unreplayable) info.replay = "not replayable: " + p.why_unreplayable;
+    else if (p.recording) info.replay = "recorded";
+    else info.replay = "pending";
+  }
   return info;
 }
 int64_t total_traces() { return g_trace_count.load(); }

@@ -14,6 +14,10 @@ struct CompileInfo {
   std::string last_reason;    // why the last trace happened
   std::vector<std::string> tape;         // primitive names of the last traced tape, in order
   std::vector<std::string> kernel_keys;  // kernel keys of its fused regions
+  // GPU replay of the most recently used cache entry (docs/gpu.md): "off" (not a GPU entry, or
+  // KILN_GPU_REPLAY=0, shapeless, too large...), "pending" (recorded on its next GPU
+  // evaluation), "recorded", or "not replayable: <reason>".
+  std::string replay;
 };
 
 // Info of a function returned by kiln::compile (vector form).

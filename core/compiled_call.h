@@ -24,7 +24,7 @@ struct CompiledProgram {
   std::string why_unreplayable;
   // Backend state (gpu/replay.cpp: the recorded commands and the memory they use).
   std::shared_ptr<void> recording;
-  std::mutex mutex;
+  mutable std::mutex mutex;  // guards why_unreplayable and recording
 
   struct Expanded {
     std::vector<array> nodes;    // new nodes in tape order (first output of each)

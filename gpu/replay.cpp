@@ -154,10 +154,15 @@ namespace {
 bool run_recorded(CompiledProgram& p, const std::vector<array>& inputs,
                   std::vector<array>& outputs) {
   if (p.unreplayable) return false;
-  auto rec = std::static_pointer_cast<Recording>(p.recording);
+  std::shared_ptr<Recording> rec;
+  {
+    std::lock_guard<std::mutex> lk(p.mutex);
+    rec = std::static_pointer_cast<Recording>(p.recording);
+  }
   if (!rec) {
     rec = record(p, inputs);
     if (!rec) return false;
+    std::lock_guard<std::mutex> lk(p.mutex);
     p.recording = rec;
   }
   Encoder& e = Encoder::get();

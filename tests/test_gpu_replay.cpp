@@ -188,6 +188,7 @@ TEST(GpuReplay, NotUsedWhenNotValid) {
   auto c1 = cf({kx::copy(a), kx::copy(b)});
   auto c2 = cf({kx::copy(a), kx::copy(b)});
   expect_near(c2[1].to_vector<float>(), c1[1].to_vector<float>(), 0.f);
+  EXPECT_EQ(kx::detail::compile_info(cf).replay, "off");  // the CPU entry
   kx::set_default_device(kx::Device::gpu);
   EXPECT_EQ(stats().replays, 4u);
 }
@@ -228,12 +229,17 @@ TEST(GpuReplay, HostWorkInsideTheStepFallsBackOnce) {
     auto [q, r] = kx::linalg::qr(kx::exp(a * 0.5f));
     return kx::sum(q * 2.0f) + kx::sum(r);
   };
-  auto cf = kx::compile(f);
+  auto cf = kx::compile(kx::VectorFn([&](const std::vector<array>& in) {
+    return std::vector<array>{f(in[0])};
+  }));
   array a = kx::random::normal({6, 4}, kx::float32, 0.f, 1.f, kx::random::key(4));
   kx::gpu::detail::reset_kernel_stats();
-  for (int i = 0; i < 4; ++i) EXPECT_NEAR(cf(a).item<float>(), f(a).item<float>(), 1e-4f);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(cf({a})[0].item<float>(), f(a).item<float>(), 1e-4f);
   EXPECT_EQ(stats().replay_aborts, 1u);
   EXPECT_EQ(stats().replays, 0u);
+  auto info = kx::detail::compile_info(cf);
+  EXPECT_EQ(info.replay.rfind("not replayable: ", 0), 0u) << info.replay;
+  EXPECT_NE(info.replay.find("read on the host"), std::string::npos) << info.replay;
 }
 
 // The dispatch counts of the two reference steps (docs/gpu.md, "Replay"). A change in
@@ -263,6 +269,7 @@ TEST(GpuReplay, DispatchCountsOfReferenceSteps) {
   EXPECT_EQ(s.replays, 1u);
   EXPECT_EQ(s.submits, 1u);
   EXPECT_EQ(s.dispatches, 40u) << "MLP + dropout + AdamW step (38 recorded + 2 copy_many)";
+  EXPECT_EQ(kx::detail::compile_info(mlp.step).replay, "recorded");
 }
 
 // Outputs that are inputs, duplicates, constants, empty arrays, bool and int64 results, and an
