@@ -46,8 +46,10 @@ void CompiledCall::eval_nodes(const std::vector<array>& inputs, std::vector<arra
   auto ex = program_->expand(inputs);
   for (auto& n : ex.nodes) {
     auto os = n.outputs();
-    if (device == Device::gpu) n.primitive().eval_gpu(n.inputs(), os);
-    else n.primitive().eval_cpu(n.inputs(), os);
+    if (device == Device::gpu)
+      n.primitive().eval_gpu(n.inputs(), os);
+    else
+      n.primitive().eval_cpu(n.inputs(), os);
   }
   for (size_t i = 0; i < outputs.size(); ++i) outputs[i].set_data(ex.outputs[i].data_shared());
 }

@@ -72,7 +72,8 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
         throw CaptureAborted(n.primitive().name() + " is placed on the CPU");
       auto os = n.outputs();
       n.primitive().eval_gpu(n.inputs(), os);
-      size_t held = Allocator::get().stats().active - std::min(active0, Allocator::get().stats().active);
+      size_t held =
+          Allocator::get().stats().active - std::min(active0, Allocator::get().stats().active);
       if (held > limit)
         throw CaptureAborted("its intermediates would hold " + std::to_string(held >> 20) +
                              " MiB (limit " + std::to_string(limit >> 20) + " MiB)");

@@ -71,7 +71,8 @@ struct MlpStep {
     y = kx::random::randint(0, 3, {batch}, kx::int32, kx::random::key(10));
     kx::VectorFn fn = [this](const std::vector<array>& in) {
       auto loss_fn = [this](const array& a, const array& b) {
-        return nn::losses::cross_entropy((*model)(a), b, {.reduction = nn::losses::Reduction::mean});
+        return nn::losses::cross_entropy((*model)(a), b,
+                                         {.reduction = nn::losses::Reduction::mean});
       };
       auto [loss, grads] = nn::value_and_grad(*model, loss_fn)(in[0], in[1]);
       opt.update(*model, grads);
@@ -102,7 +103,8 @@ TEST(GpuReplay, LinearStepEqualsEagerAndReplays) {
     lc.push_back(comp.step(comp.x, comp.y).item<float>());
   }
   expect_near(lc, le, 1e-5f);
-  expect_near(comp.model.weight().to_vector<float>(), eager.model.weight().to_vector<float>(), 1e-5f);
+  expect_near(comp.model.weight().to_vector<float>(), eager.model.weight().to_vector<float>(),
+              1e-5f);
   auto s = stats();
   EXPECT_EQ(s.recordings, 1u);  // recorded on the entry's second call
   EXPECT_GE(s.replays, 6u);     // calls 2..8 (the first traces, momentum buffers are new)
@@ -229,9 +231,8 @@ TEST(GpuReplay, HostWorkInsideTheStepFallsBackOnce) {
     auto [q, r] = kx::linalg::qr(kx::exp(a * 0.5f));
     return kx::sum(q * 2.0f) + kx::sum(r);
   };
-  auto cf = kx::compile(kx::VectorFn([&](const std::vector<array>& in) {
-    return std::vector<array>{f(in[0])};
-  }));
+  auto cf = kx::compile(
+      kx::VectorFn([&](const std::vector<array>& in) { return std::vector<array>{f(in[0])}; }));
   array a = kx::random::normal({6, 4}, kx::float32, 0.f, 1.f, kx::random::key(4));
   kx::gpu::detail::reset_kernel_stats();
   for (int i = 0; i < 4; ++i) EXPECT_NEAR(cf({a})[0].item<float>(), f(a).item<float>(), 1e-4f);
@@ -283,7 +284,8 @@ TEST(GpuReplay, OddOutputsAndInputs) {
     array empty = in[2] + 1.0f;          // (0, 3)
     array b = s > 1.5f;
     array i = kx::astype(kx::floor(s * 10.0f), kx::int32) + kx::astype(in[1], kx::int32);
-    return std::vector<array>{in[0], s, s, array(7.0f), e, empty, b, i, kx::matmul(s, kx::transpose(s))};
+    return std::vector<array>{
+        in[0], s, s, array(7.0f), e, empty, b, i, kx::matmul(s, kx::transpose(s))};
   };
   auto cf = kx::compile(f);
   kx::gpu::detail::reset_kernel_stats();
