@@ -2,10 +2,13 @@
 // the one-command-buffer encoder (submits, barriers), async eval, cross-device graphs and
 // the CPU fallback path.
 #include <kiln/gpu/device_select.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
-
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
 
 #include "gpu_test_util.h"
@@ -195,4 +198,28 @@ TEST(GpuRuntime, CompiledRegionsRunOnTheDevice) {
   kx::array c = fn({x})[0];
   EXPECT_TRUE(gt::same(c, g, 1e-5f, 1e-6f));
   EXPECT_EQ(kx::gpu::detail::kernel_stats().fallbacks, 0u);
+}
+
+// KILN_GPU_PROFILE=1 (run in a child process: the table is printed at exit).
+TEST(GpuRuntime, ProfileChild) {
+  if (!std::getenv("KILN_PROFILE_CHILD")) GTEST_SKIP() << "run by ProfilePrintsDeviceTimePerKernel";
+  REQUIRE_GPU();
+  kx::array x = kx::ones({4096}, kx::float32, kx::Device::gpu);
+  for (int i = 0; i < 3; ++i) x = kx::multiply(x, x, kx::Device::gpu);
+  EXPECT_EQ(x.to_vector<float>()[7], 1.f);
+}
+
+TEST(GpuRuntime, ProfilePrintsDeviceTimePerKernel) {
+  REQUIRE_GPU();
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  std::string out = (std::filesystem::temp_directory_path() /
+                     ("kiln_profile_" + std::to_string(::getpid()) + ".txt")).string();
+  std::string cmd = "KILN_PROFILE_CHILD=1 KILN_GPU_PROFILE=1 " + exe +
+                    " --gtest_filter=GpuRuntime.ProfileChild > " + out + " 2>&1";
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  std::ifstream f(out);
+  std::string text((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::remove(out.c_str());
+  EXPECT_NE(text.find("[kiln gpu profile]"), std::string::npos) << text;
+  EXPECT_NE(text.find("binary_f32"), std::string::npos) << text;  // the multiplies, by name
 }
