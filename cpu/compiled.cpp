@@ -1,7 +1,6 @@
 // eval_cpu of Compiled: the whole fused region in one pass over memory. The output index
 // space is cut into blocks small enough for L1; every node is computed block by block into a
 // scratch buffer with the same span kernels as the eager ops, so results match eager exactly.
-#include <cstdlib>
 #include <cstring>
 
 #include "../core/compiled.h"
@@ -34,9 +33,7 @@ void Compiled::eval_cpu(const std::vector<array>& inputs, std::vector<array>& ou
                         shape.back() != 1 && (in.ndim() == 0 || in.shape().back() == 1));
   if (column) {
     auto outs = expand(inputs);
-    std::vector<array> order;
-    for (auto& o : outs) order.push_back(o);
-    eval(order);
+    eval(outs);
     for (size_t i = 0; i < outputs.size(); ++i) outputs[i].set_data(outs[i].data_shared());
     return;
   }

@@ -72,18 +72,20 @@ Encoder::Encoder() {
   };
 }
 
+VkCommandBuffer Encoder::allocate_cb(VkCommandBufferLevel level) {
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = pool_;
+  ai.level = level;
+  ai.commandBufferCount = 1;
+  VkCommandBuffer cb;
+  vk_check(vkAllocateCommandBuffers(Context::require().device, &ai, &cb),
+           "vkAllocateCommandBuffers");
+  return cb;
+}
+
 void Encoder::begin() {
   if (recording_ || capturing_) return;
-  Context& c = Context::require();
-  if (free_cbs_.empty()) {
-    VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-    ai.commandPool = pool_;
-    ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-    ai.commandBufferCount = 1;
-    VkCommandBuffer cb;
-    vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
-    free_cbs_.push_back(cb);
-  }
+  if (free_cbs_.empty()) free_cbs_.push_back(allocate_cb(VK_COMMAND_BUFFER_LEVEL_PRIMARY));
   cb_ = free_cbs_.back();
   free_cbs_.pop_back();
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
@@ -284,12 +286,7 @@ void Encoder::wait_all() {
 void Encoder::begin_capture() {
   if (capturing_) throw std::logic_error("[gpu] nested command capture");
   Context& c = Context::require();
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = pool_;
-  ai.level = VK_COMMAND_BUFFER_LEVEL_SECONDARY;
-  ai.commandBufferCount = 1;
-  VkCommandBuffer cb;
-  vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
+  VkCommandBuffer cb = allocate_cb(VK_COMMAND_BUFFER_LEVEL_SECONDARY);
   VkCommandBufferInheritanceInfo inh{VK_STRUCTURE_TYPE_COMMAND_BUFFER_INHERITANCE_INFO};
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_SIMULTANEOUS_USE_BIT;
@@ -335,8 +332,7 @@ Encoder::Captured Encoder::end_capture() {
 void Encoder::abort_capture() {
   if (!capturing_) return;
   VkCommandBuffer cb = cb_;
-  auto keep = std::move(keep_);
-  restore_primary();
+  restore_primary();  // drops what the abandoned commands kept
   vkEndCommandBuffer(cb);
   free_captured(cb);
 }
@@ -350,12 +346,7 @@ void Encoder::upload_now(const Buf& dst, const void* data, size_t bytes) {
   Context& c = Context::require();
   Buf stg = Allocator::get().staging(bytes);
   std::memcpy(stg->mapped(), data, bytes);
-  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
-  ai.commandPool = pool_;
-  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
-  ai.commandBufferCount = 1;
-  VkCommandBuffer cb;
-  vk_check(vkAllocateCommandBuffers(c.device, &ai, &cb), "vkAllocateCommandBuffers");
+  VkCommandBuffer cb = allocate_cb(VK_COMMAND_BUFFER_LEVEL_PRIMARY);
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   VkFence fence = VK_NULL_HANDLE;

@@ -91,6 +91,7 @@ class Encoder {
  private:
   Encoder();
   void begin();
+  VkCommandBuffer allocate_cb(VkCommandBufferLevel level);
   void barrier_for(std::initializer_list<const Buf*> reads, std::initializer_list<const Buf*> writes);
   void barrier();
 

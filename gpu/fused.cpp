@@ -480,6 +480,59 @@ FusedStats fused_stats() {
   return g_stats;
 }
 
+namespace {
+
+// The pipeline of a kernel key, generating (`src`) and compiling on a miss of the memory and
+// disk caches. Null (cached too) when the generator does not cover the kernel.
+VkPipeline kernel_for(const std::string& key, const std::function<std::string(Gen&)>& src) {
+  std::lock_guard<std::mutex> lk(g_mutex);
+  auto& table = kernels();
+  auto it = table.find(key);
+  if (it == table.end()) {
+    Gen g;
+    std::string text = src(g);
+    Kernel kern;
+    if (g.ok) {
+      std::vector<uint32_t> words;
+      if (load_disk(key, words)) {
+        std::lock_guard<std::mutex> slk(g_stats_mutex);
+        ++g_stats.disk_hits;
+      } else {
+        dump_glsl(key, text);
+        words = compile_glsl(text);
+        store_disk(key, words);
+      }
+      kern.pipeline = make_pipeline(words);
+    } else if (log_enabled()) {
+      log("fused kernel not generated, its nodes run one by one: " + g.why);
+    }
+    it = table.emplace(key, kern).first;
+  }
+  return it->second.pipeline;
+}
+
+// How a fused kernel reads an operand of a region whose output has `shape`.
+Mode access_mode(const array& in, const Shape& shape, std::string& literal_out) {
+  if (in.size() == 1) {
+    const auto& d = in.data_shared();
+    if (d && d->has_host() && !d->device && in.dtype().size() <= 8) {
+      literal_out = literal(in.dtype(), d->host());
+      return Mode::l;
+    }
+    return Mode::s;
+  }
+  return in.shape() == shape ? Mode::c : Mode::b;
+}
+
+// The operand modes (and inlined literal values) as part of a kernel key.
+void key_modes(std::ostringstream& key, const Plan& p) {
+  key << "|modes:";
+  for (size_t k = 0; k < p.modes.size(); ++k)
+    key << static_cast<char>(p.modes[k]) << (p.modes[k] == Mode::l ? p.literals[k] : "") << ",";
+}
+
+}  // namespace
+
 bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector<array>& outputs) {
   const Shape& shape = outputs[0].shape();
   size_t n = outputs[0].size();
@@ -495,18 +548,8 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
   for (size_t k = 0; k < inputs.size(); ++k) {
     const array& in = inputs[k];
     if (!dtype_supported(in.dtype())) return false;
-    if (in.size() == 1) {
-      const auto& d = in.data_shared();
-      if (d && d->has_host() && !d->device && in.dtype().size() <= 8) {
-        p.modes[k] = Mode::l;
-        p.literals[k] = literal(in.dtype(), d->host());
-      } else {
-        p.modes[k] = Mode::s;
-      }
-    } else if (in.shape() == shape) {
-      p.modes[k] = Mode::c;
-    } else {
-      p.modes[k] = Mode::b;
+    p.modes[k] = access_mode(in, shape, p.literals[k]);
+    if (p.modes[k] == Mode::b) {
       bstr.push_back(broadcast_strides(in.shape(), shape));
       bidx.push_back(k);
     }
@@ -523,35 +566,11 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
 
   std::ostringstream key;
   // the generator's version is part of the key: a changed generator never loads stale SPIR-V
-  key << "fused-v" << kGeneratorVersion << "|" << c.kernel_key() << "|modes:";
-  for (size_t k = 0; k < inputs.size(); ++k)
-    key << static_cast<char>(p.modes[k]) << (p.modes[k] == Mode::l ? p.literals[k] : "") << ",";
-
-  VkPipeline pipe;
+  key << "fused-v" << kGeneratorVersion << "|" << c.kernel_key();
+  key_modes(key, p);
+  VkPipeline pipe = kernel_for(key.str(), [&](Gen& g) { return generate(c, p, inputs, g); });
   {
-    std::lock_guard<std::mutex> lk(g_mutex);
-    auto& table = kernels();
-    auto it = table.find(key.str());
-    if (it == table.end()) {
-      Gen g;
-      std::string src = generate(c, p, inputs, g);
-      Kernel kern;
-      if (g.ok) {
-        std::vector<uint32_t> words;
-        if (load_disk(key.str(), words)) {
-          ++g_stats.disk_hits;
-        } else {
-          dump_glsl(key.str(), src);
-          words = compile_glsl(src);
-          store_disk(key.str(), words);
-        }
-        kern.pipeline = make_pipeline(words);
-      } else if (log_enabled()) {
-        log("fused region runs node by node: " + g.why);
-      }
-      it = table.emplace(key.str(), kern).first;
-    }
-    pipe = it->second.pipeline;
+    std::lock_guard<std::mutex> lk(g_stats_mutex);
     if (!pipe) {
       ++g_stats.fallbacks;
       return false;
@@ -605,35 +624,6 @@ bool eval_fused(const Compiled& c, const std::vector<array>& inputs, std::vector
 // ---------------------------------------------------------------- batched regions
 namespace kiln::gpu {
 
-namespace {
-// The pipeline of a kernel key, generating + compiling `src()` on a miss (memory, then disk).
-VkPipeline kernel_for(const std::string& key, const std::function<std::string(Gen&)>& src) {
-  std::lock_guard<std::mutex> lk(g_mutex);
-  auto& table = kernels();
-  auto it = table.find(key);
-  if (it == table.end()) {
-    Gen g;
-    std::string text = src(g);
-    Kernel kern;
-    if (g.ok) {
-      std::vector<uint32_t> words;
-      if (load_disk(key, words)) {
-        ++g_stats.disk_hits;
-      } else {
-        dump_glsl(key, text);
-        words = compile_glsl(text);
-        store_disk(key, words);
-      }
-      kern.pipeline = make_pipeline(words);
-    } else if (log_enabled()) {
-      log("batched regions run one by one: " + g.why);
-    }
-    it = table.emplace(key, kern).first;
-  }
-  return it->second.pipeline;
-}
-}  // namespace
-
 bool eval_fused_batch(const CompiledBatch& batch, const std::vector<array>& inputs,
                       std::vector<array>& outputs) {
   const auto& parts = batch.parts();
@@ -657,21 +647,11 @@ bool eval_fused_batch(const CompiledBatch& batch, const std::vector<array>& inpu
     for (size_t k = 0; k < ins[i].size(); ++k) {
       const array& in = ins[i][k];
       if (!dtype_supported(in.dtype())) return false;
-      const auto& d = in.data_shared();
-      if (in.size() == 1 && d && d->has_host() && !d->device && in.dtype().size() <= 8) {
-        p.modes[k] = Mode::l;
-        p.literals[k] = literal(in.dtype(), d->host());
-      } else if (in.size() == 1) {
-        p.modes[k] = Mode::s;
-      } else if (in.shape() == shape) {
-        p.modes[k] = Mode::c;
-      } else {
-        return false;  // broadcast operands: the parts run one by one
-      }
+      p.modes[k] = access_mode(in, shape, p.literals[k]);
+      if (p.modes[k] == Mode::b) return false;  // broadcast operands: the parts run one by one
     }
-    key << "|" << parts[i]->kernel_key() << "|modes:";
-    for (size_t k = 0; k < ins[i].size(); ++k)
-      key << static_cast<char>(p.modes[k]) << (p.modes[k] == Mode::l ? p.literals[k] : "") << ",";
+    key << "|" << parts[i]->kernel_key();
+    key_modes(key, p);
     groups += (n + 256 * kPerThread - 1) / (256 * kPerThread);
     ends.push_back(groups);
   }

@@ -46,21 +46,10 @@ std::shared_ptr<Buffer> Allocator::device(size_t nbytes) { return allocate(devic
 std::shared_ptr<Buffer> Allocator::staging(size_t nbytes) { return allocate(staging_, nbytes, 1); }
 
 std::shared_ptr<Buffer> Allocator::upload(size_t nbytes) {
-  if (!has_upload_) return staging(nbytes);
-  std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
-  uint64_t cls = size_class(nbytes);
-  Allocation a;
-  auto it = upload_.cache.find(cls);
-  if (it != upload_.cache.end()) {
-    a = it->second;
-    upload_.cache.erase(it);
-    cached_ -= cls;
-  } else if (cls > upload_.block / 4 || !try_fresh(upload_, cls, a)) {
-    return staging(nbytes);
-  }
-  active_ += cls;
-  peak_ = std::max(peak_, active_);
-  return std::make_shared<Buffer>(a, nbytes, 2);
+  // small tables only, and never under pressure: the BAR heap may be tiny
+  if (has_upload_ && size_class(nbytes) <= upload_.block / 4)
+    if (auto b = allocate(upload_, nbytes, 2, /*fallible=*/true)) return b;
+  return staging(nbytes);
 }
 
 MemoryStats Allocator::stats() const { return {active_, peak_, cached_}; }
@@ -135,7 +124,7 @@ bool Allocator::try_fresh(Pool& pool, uint64_t cls, Allocation& out) {
   return b && take(b);
 }
 
-std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id) {
+std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id, bool fallible) {
   bool staging = id == 1;
   std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
   uint64_t cls = size_class(nbytes);
@@ -155,6 +144,7 @@ std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id) {
     pool.cache.erase(it);
     cached_ -= cls;
   } else if (!try_fresh(pool, cls, a)) {
+    if (fallible) return nullptr;
     trim();
     if (!try_fresh(pool, cls, a)) {
       if (on_pressure) on_pressure();

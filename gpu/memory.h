@@ -89,7 +89,9 @@ class Allocator {
     std::multimap<uint64_t, Allocation> cache;
   };
   Allocator();
-  std::shared_ptr<Buffer> allocate(Pool& pool, size_t nbytes, int id);
+  // id: the pool (0 device, 1 staging, 2 upload). fallible: nullptr instead of trimming,
+  // waiting on in-flight work and throwing OutOfMemoryError.
+  std::shared_ptr<Buffer> allocate(Pool& pool, size_t nbytes, int id, bool fallible = false);
   bool try_fresh(Pool& pool, uint64_t cls, Allocation& out);
   Block* new_block(Pool& pool, uint64_t size, bool dedicated);
   void give_back(Pool& pool, const Allocation& a);

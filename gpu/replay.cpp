@@ -1,7 +1,7 @@
-// Replay of compiled steps. The first GPU call of a compile cache entry records the whole
+// Replay of compiled steps. The second GPU call of a compile cache entry records the whole
 // program (every dispatch, copy and barrier of its nodes, fused kernels included) into a
 // secondary command buffer over fixed memory: one slot per input, and every intermediate and
-// result allocated once and owned by the recording. Every call (the first included) then
+// result allocated once and owned by the recording. That call and every later one then
 // records only: copies of the actual inputs into the slots, the captured commands, and copies
 // of the results into fresh output arrays. Nothing is re-recorded, no graph is rebuilt, and
 // consecutive steps queue without host waits.
@@ -72,8 +72,8 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
         throw CaptureAborted(n.primitive().name() + " is placed on the CPU");
       auto os = n.outputs();
       n.primitive().eval_gpu(n.inputs(), os);
-      size_t held =
-          Allocator::get().stats().active - std::min(active0, Allocator::get().stats().active);
+      size_t now = Allocator::get().stats().active;
+      size_t held = now > active0 ? now - active0 : 0;
       if (held > limit)
         throw CaptureAborted("its intermediates would hold " + std::to_string(held >> 20) +
                              " MiB (limit " + std::to_string(limit >> 20) + " MiB)");
@@ -117,7 +117,7 @@ std::shared_ptr<Recording> record(CompiledProgram& p, const std::vector<array>& 
 
 // dst[i] = src[i] for every pair, as ONE dispatch of shaders/copy_many.comp (a copy command
 // per array costs ~2-4 µs of device time each on a discrete GPU; a step has dozens). The table
-// of addresses lives in a host-visible buffer written now and kept by the command buffer.
+// of addresses is an argument_table, kept alive by the command buffer.
 void copy_many(const std::vector<Buf>& src, const std::vector<Buf>& dst,
                const std::vector<size_t>& bytes) {
   Encoder& e = Encoder::get();

@@ -15,15 +15,12 @@
 #include <filesystem>
 #include <fstream>
 
+#include "gpu_test_util.h"  // REQUIRE_GPU
+
 namespace kx = kiln;
 using kx::array;
 
 namespace {
-#define REQUIRE_GPU()                                                           \
-  do {                                                                          \
-    if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device available"; \
-  } while (0)
-
 array gelu(const array& x) { return x * (1.0f + kx::erf(x / std::sqrt(2.0f))) / 2.0f; }
 
 void expect_close(array a, array b, float tol) {

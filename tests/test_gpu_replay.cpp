@@ -14,17 +14,14 @@
 #include <cmath>
 #include <memory>
 
+#include "gpu_test_util.h"  // REQUIRE_GPU
+
 namespace kx = kiln;
 namespace nn = kiln::nn;
 namespace optim = kiln::optim;
 using kx::array;
 
 namespace {
-
-#define REQUIRE_GPU()                                                           \
-  do {                                                                          \
-    if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device available"; \
-  } while (0)
 
 struct OnGpu {
   OnGpu() { kx::set_default_device(kx::Device::gpu); }
