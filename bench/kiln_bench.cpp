@@ -297,22 +297,51 @@ std::vector<Workload> workloads() {
                  c->atol = 1e-4f;
                  return std::unique_ptr<Case>(std::move(c));
                }});
+  // one subspace-iteration step of an (m, n) matrix with k columns (quick: (qm, qn), qk)
+  auto subspace = [](int m, int n, int k, int qm, int qn, int qk) {
+    return [=](kx::Device, bool q) {
+      struct C : Case {
+        array a, v;
+        std::function<array(const array&, const array&)> f, cf;
+        std::vector<array> eager() override { return {f(a, v)}; }
+        std::vector<array> compiled() override { return {cf(a, v)}; }
+      };
+      auto c = std::make_unique<C>();
+      int mm = q ? qm : m, nn = q ? qn : n, kk = q ? qk : k;
+      c->a = kx::random::normal({mm, nn}, kx::float32, 0.f, 1.f, kx::random::key(11));
+      c->v = kx::random::normal({nn, kk}, kx::float32, 0.f, 1.f, kx::random::key(12));
+      c->f = [](const array& a, const array& v) { return kx::linalg::subspace_step(a, v); };
+      c->cf = kx::compile(c->f);
+      kx::eval(c->a, c->v);
+      c->flops = 4.0 * mm * nn * kk;
+      c->rtol = 1e-3f;
+      c->atol = 1e-3f;
+      return std::unique_ptr<Case>(std::move(c));
+    };
+  };
   w.push_back({"topk_svd_step", "one subspace-iteration step Z = A^T(A V), Q = qr(Z): 512x256, k=32",
+               subspace(512, 256, 32, 64, 32, 8)});
+  w.push_back({"topk_svd_step_large",
+               "one subspace-iteration step Z = A^T(A V), Q = qr(Z): 8192x4096, k=64",
+               subspace(8192, 4096, 64, 128, 64, 8)});
+  w.push_back({"topk_svd", "topk_svd(A, 32, iters=3, oversample=8), fixed key: 512x256",
                [](kx::Device, bool q) {
                  struct C : Case {
-                   array a, v;
-                   std::function<array(const array&, const array&)> f, cf;
-                   std::vector<array> eager() override { return {f(a, v)}; }
-                   std::vector<array> compiled() override { return {cf(a, v)}; }
+                   array a;
+                   std::function<std::vector<array>(const std::vector<array>&)> f, cf;
+                   std::vector<array> eager() override { return f({a}); }
+                   std::vector<array> compiled() override { return cf({a}); }
                  };
                  auto c = std::make_unique<C>();
-                 int m = q ? 64 : 512, n = q ? 32 : 256, k = q ? 8 : 32;
-                 c->a = kx::random::normal({m, n}, kx::float32, 0.f, 1.f, kx::random::key(11));
-                 c->v = kx::random::normal({n, k}, kx::float32, 0.f, 1.f, kx::random::key(12));
-                 c->f = [](const array& a, const array& v) { return kx::linalg::subspace_step(a, v); };
+                 int m = q ? 64 : 512, n = q ? 32 : 256, k = q ? 4 : 32;
+                 c->a = kx::random::normal({m, n}, kx::float32, 0.f, 1.f, kx::random::key(13));
+                 c->f = [k](const std::vector<array>& in) {
+                   auto [u, s, vt] = kx::linalg::topk_svd(
+                       in[0], k, {.iters = 3, .oversample = 8, .key = kx::random::key(14)});
+                   return std::vector<array>{s};
+                 };
                  c->cf = kx::compile(c->f);
-                 kx::eval(c->a, c->v);
-                 c->flops = 4.0 * m * n * k;
+                 kx::eval(c->a);
                  c->rtol = 1e-3f;
                  c->atol = 1e-3f;
                  return std::unique_ptr<Case>(std::move(c));

@@ -58,6 +58,10 @@ bool strided_copy(const Buf& src, int64_t src_off, std::vector<int64_t> ss, cons
 // dst[i] = src[i] (bytes[i] each, contiguous) as ONE dispatch (replay.cpp); zero sizes skipped.
 void copy_many(const std::vector<Buf>& src, const std::vector<Buf>& dst,
                const std::vector<size_t>& bytes);
+// y = a @ b over `batch` row-major products (M, K) @ (K, N) (matmul.cpp); ta / tb: a is
+// stored (K, M) / b is stored (N, K). Float dtypes only.
+void matmul(const Buf& a, const Buf& b, const Buf& y, uint32_t M, uint32_t N, uint32_t K,
+            uint64_t batch, bool ta, bool tb, Dtype dtype);
 // Device memory for a temporary of one eval (kept alive by the dispatches that use it).
 inline Buf temp(size_t nbytes) { return Allocator::get().device(nbytes); }
 

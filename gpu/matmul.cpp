@@ -4,8 +4,7 @@
 #include "kernels.h"
 
 namespace kiln {
-
-using namespace gpu;
+namespace gpu {
 
 namespace {
 struct MatmulPC {
@@ -27,27 +26,17 @@ constexpr uint64_t kSmallWork = 1u << 16;
 constexpr uint64_t kTargetGroups = 256;
 }  // namespace
 
-void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  const array &a = inputs[0], &b = inputs[1];
-  array& out = outputs[0];
-  if (!all_supported({a, b}) || !is_floating(a.dtype()))
-    return fallback(*this, inputs, outputs, "dtype not supported");
-  if (a.size() >= (1ull << 32) || b.size() >= (1ull << 32) || out.size() >= (1ull << 32))
-    return fallback(*this, inputs, outputs, "array too large");
-  uint32_t ta = transpose_a(), tb = transpose_b();
-  uint32_t M = out.shape(-2), N = out.shape(-1), K = ta ? a.shape(-2) : a.shape(-1);
-  Buf y = output(out);
-  if (out.size() == 0) return;
-  uint64_t batch = out.size() / (static_cast<uint64_t>(M) * N);
-  Buf ba = input(a), bb = input(b);
-  std::string name = std::string("matmul_") + dt(a.dtype());
+void matmul(const Buf& ba, const Buf& bb, const Buf& y, uint32_t M, uint32_t N, uint32_t K,
+            uint64_t batch, bool ta_, bool tb_, Dtype dtype) {
+  uint32_t ta = ta_, tb = tb_;
+  std::string name = std::string("matmul_") + dt(dtype);
   VkPipeline pipe = pipeline(name.c_str(), {});
   uint64_t maxz = Context::require().caps.max_workgroup_count[2];
-  size_t isz = a.itemsize();
+  size_t isz = dtype.size();
   if (batch * M * N * std::max<uint64_t>(K, 1) <= kSmallWork) {
     SmallPC pc{ba->address(), bb->address(), y->address(), M, N, K, ta, tb,
                static_cast<uint32_t>(batch * M * N)};
-    std::string sname = std::string("matmul_small_") + dt(a.dtype());
+    std::string sname = std::string("matmul_small_") + dt(dtype);
     dispatch(sname.c_str(), {kWorkgroup}, pc, grid_1d(div_up(batch * M * N, kWorkgroup)), {ba, bb}, {y});
     return;
   }
@@ -67,7 +56,7 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
                               {ba, bb}, {part});
       uint64_t total = batch * M * N;
       ReducePC rp{part->address(), y->address(), M * N, splits, static_cast<uint32_t>(total)};
-      std::string rname = std::string("matmul_reduce_") + dt(a.dtype());
+      std::string rname = std::string("matmul_reduce_") + dt(dtype);
       dispatch(rname.c_str(), {kWorkgroup}, rp, grid_1d(div_up(total, kWorkgroup)), {part}, {y});
       return;
     }
@@ -79,6 +68,24 @@ void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
     Encoder::get().dispatch(pipe, &pc, sizeof(pc), {div_up(N, 128), div_up(M, 128), nb}, {ba, bb},
                             {y});
   }
+}
+
+}  // namespace gpu
+
+using namespace gpu;
+
+void Matmul::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  const array &a = inputs[0], &b = inputs[1];
+  array& out = outputs[0];
+  if (!all_supported({a, b}) || !is_floating(a.dtype()))
+    return fallback(*this, inputs, outputs, "dtype not supported");
+  if (a.size() >= (1ull << 32) || b.size() >= (1ull << 32) || out.size() >= (1ull << 32))
+    return fallback(*this, inputs, outputs, "array too large");
+  uint32_t M = out.shape(-2), N = out.shape(-1), K = transpose_a() ? a.shape(-2) : a.shape(-1);
+  Buf y = output(out);
+  if (out.size() == 0) return;
+  uint64_t batch = out.size() / (static_cast<uint64_t>(M) * N);
+  gpu::matmul(input(a), input(b), y, M, N, K, batch, transpose_a(), transpose_b(), a.dtype());
 }
 
 }  // namespace kiln

@@ -6,6 +6,7 @@
 #include "../core/primitives.h"
 #include "fused.h"
 #include "gpu.h"
+#include "qr.h"
 #include "stats.h"
 
 namespace kiln {
@@ -15,6 +16,9 @@ FusedStats fused_stats() { return {}; }
 bool eval_fused(const Compiled&, const std::vector<array>&, std::vector<array>&) { return false; }
 bool eval_fused_batch(const CompiledBatch&, const std::vector<array>&, std::vector<array>&) {
   return false;
+}
+void eval_qr(Primitive& qr, const std::vector<array>& inputs, std::vector<array>& outputs) {
+  qr.eval_cpu(inputs, outputs);
 }
 bool is_available() { return false; }
 std::string device_name() { return ""; }

@@ -3,6 +3,7 @@
 #include "primitives.h"
 
 #include "../core/errors.h"
+#include "../gpu/qr.h"
 
 namespace kiln::linalg {
 
@@ -51,12 +52,13 @@ std::vector<Shape> SVD::output_shapes(const std::vector<array>& inputs) {
   return {with_last(in, {m, k}), with_last(in, {k}), with_last(in, {k, n})};
 }
 
-// No Vulkan kernels yet: the decomposition runs on the host. Reading an input's host
+// QR: Vulkan kernels for tall-skinny float32 matrices (gpu/qr.cpp), else the CPU.
+void QR::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
+  gpu::eval_qr(*this, inputs, outputs);
+}
+// SVD: no Vulkan kernels; the decomposition runs on the host. Reading an input's host
 // pointer downloads it (waiting for the work that produces it); the outputs hold host
 // data that the GPU backend uploads when a later GPU primitive reads them.
-void QR::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
-  eval_cpu(inputs, outputs);
-}
 void SVD::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) {
   eval_cpu(inputs, outputs);
 }

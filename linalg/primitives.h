@@ -10,12 +10,13 @@
 namespace kiln::linalg {
 
 // Thin Householder QR of (..., m, n) float32: outputs Q (..., m, k), R (..., k, n),
-// k = min(m, n). Throws kiln::Error at eval when the input holds NaN or Inf.
+// k = min(m, n). On the CPU, throws kiln::Error at eval when the input holds NaN or Inf; the
+// GPU path (gpu/qr.cpp) propagates them.
 class QR : public Primitive {
  public:
   explicit QR(Stream s) : Primitive(s) {}
   void eval_cpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
-  // Runs eval_cpu (inputs are downloaded on first host access); outputs are host data.
+  // Vulkan kernels for float32 (..., m, n ≤ min(m, 256)) matrices, else eval_cpu.
   void eval_gpu(const std::vector<array>& inputs, std::vector<array>& outputs) override;
   std::vector<array> vjp(const std::vector<array>& primals, const std::vector<array>& cotangents,
                          const std::vector<int>& argnums,

@@ -1,6 +1,7 @@
 // kiln::linalg: QR, SVD, norms, randomized top-k SVD and its subspace step.
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
+#include <kiln/gpu/stats.h>
 #include <kiln/linalg/primitives.h>
 
 #include <algorithm>
@@ -493,8 +494,8 @@ TEST_F(Linalg, SubspaceStepCompiledEqualsEager) {
 }
 
 // ------------------------------------------------------------------------------ GPU
-// QR/SVD have no Vulkan kernels yet: on the GPU they download, run the CPU code and hand back
-// host data that later GPU ops upload. Results must match the CPU's.
+// SVD and small QRs (< 4096 elements) have no Vulkan kernels: on the GPU they download, run
+// the CPU code and hand back host data that later GPU ops upload. Results must be the CPU's.
 TEST_F(Linalg, GpuMatchesCpu) {
   if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
   const kx::Device gpu = kx::Device::gpu, cpu = kx::Device::cpu;
@@ -523,6 +524,140 @@ TEST_F(Linalg, GpuMatchesCpu) {
   kx::array V = device(cast_f32(gaussian(20, 6, gen)));
   Mat step_gpu = host(la::subspace_step(A, V, gpu));
   EXPECT_LE(fro_diff(step_gpu, host(la::subspace_step(device(a), V, cpu))), 1e-4);
+}
+
+// The Vulkan QR (gpu/qr.cpp): float32, n <= min(m, 256), at least 4096 elements.
+namespace {
+struct GpuQr {
+  Mat q, r;
+};
+GpuQr gpu_qr(const Mat& a) {
+  // produced on the GPU, so the QR reads a device buffer
+  kx::array A = kx::multiply(device(a), kx::array(1.f), kx::Device::gpu);
+  auto [q, r] = la::qr(A, kx::Device::gpu);
+  return {host(q), host(r)};
+}
+double max_abs_diff(const Mat& a, const Mat& b) {
+  double e = 0;
+  for (size_t i = 0; i < a.v.size(); ++i) e = std::max(e, std::abs(a.v[i] - b.v[i]));
+  return e;
+}
+}  // namespace
+
+TEST_F(Linalg, GpuQrMatchesCpuFactors) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  // k = 20, 64: the factor kept in shared memory; 80, 256: in device memory (on lavapipe
+  // 64 is in device memory too); 64 x 64 square: the last sign has no reflection
+  for (auto [m, n] : std::vector<std::pair<int, int>>{
+           {300, 20}, {512, 64}, {64, 64}, {200, 80}, {600, 256}, {4096, 8}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n));
+    Mat a = cast_f32(gaussian(m, n, gen));
+    auto [q, r] = gpu_qr(a);
+    expect_qr_ok(a, q, r);
+    auto [qc, rc] = la::qr(device(a), kx::Device::cpu);
+    // Householder's signs, as on the CPU: the same factors up to rounding
+    EXPECT_LE(max_abs_diff(q, host(qc)), 2e-4);
+    EXPECT_LE(max_abs_diff(r, host(rc)) / fro(a), 2e-5);
+  }
+}
+
+TEST_F(Linalg, GpuQrIllConditionedAndBatched) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  for (double cond : {1e2, 1e4, 1e5}) {
+    SCOPED_TRACE(cond);
+    Mat a = cast_f32(with_spectrum(1024, 48, geometric(48, cond), gen));
+    auto [q, r] = gpu_qr(a);
+    expect_qr_ok(a, q, r);
+  }
+  std::vector<Mat> ms;
+  for (int i = 0; i < 6; ++i) ms.push_back(cast_f32(gaussian(160, 30, gen)));
+  kx::array A = kx::multiply(device(ms, {2, 3}), kx::array(1.f), kx::Device::gpu);
+  auto [q, r] = la::qr(A, kx::Device::gpu);
+  EXPECT_EQ(q.shape(), kx::Shape({2, 3, 160, 30}));
+  EXPECT_EQ(r.shape(), kx::Shape({2, 3, 30, 30}));
+  for (size_t i = 0; i < ms.size(); ++i) {
+    SCOPED_TRACE(i);
+    expect_qr_ok(ms[i], host(q, i), host(r, i));
+    EXPECT_LE(max_abs_diff(host(q, i), host(la::qr(device(ms[i]), kx::Device::cpu).first)), 2e-4);
+  }
+}
+
+TEST_F(Linalg, GpuQrRankDeficient) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  // zero matrix, repeated columns, rank 10 of 40: Q stays orthonormal, Q R = A, R has zero
+  // rows where a column adds nothing
+  Mat zero(256, 24);
+  Mat dup = cast_f32(gaussian(200, 30, gen));
+  for (int i = 0; i < dup.rows; ++i) dup(i, 7) = dup(i, 2), dup(i, 20) = dup(i, 2);
+  Mat low = cast_f32(matmul(gaussian(300, 10, gen), gaussian(10, 40, gen)));
+  for (const Mat* a : {&zero, &dup, &low}) {
+    auto [q, r] = gpu_qr(*a);
+    EXPECT_LE(orth_error(q), 1e-5);
+    double scale = std::max(fro(*a), 1.0);
+    EXPECT_LE(fro_diff(*a, matmul(q, r)) / scale, 1e-5);
+    for (int i = 0; i < r.rows; ++i)
+      for (int j = 0; j < i; ++j) EXPECT_EQ(r(i, j), 0.0);
+  }
+  auto [qd, rd] = gpu_qr(dup);
+  EXPECT_LE(std::abs(rd(7, 7)), 1e-4 * fro(dup));
+}
+
+TEST_F(Linalg, GpuQrRunsOnDeviceAndElsewhereFallsBack) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  const kx::Device gpu = kx::Device::gpu;
+  Mat a = cast_f32(gaussian(256, 32, gen));
+  kx::array A = kx::multiply(device(a), kx::array(1.f), gpu);
+  A.eval();
+  kx::gpu::detail::reset_kernel_stats();
+  auto [q, r] = la::qr(A, gpu);
+  kx::eval(q, r);
+  auto st = kx::gpu::detail::kernel_stats();
+  EXPECT_EQ(st.fallbacks, 0u);
+  EXPECT_EQ(st.downloads, 0u);
+  EXPECT_GE(st.dispatches, 8u);
+  EXPECT_LE(st.dispatches, 10u);
+  // NaN propagates on the device path (the CPU raises; see docs/linalg.md)
+  Mat bad = a;
+  bad(5, 3) = std::numeric_limits<double>::quiet_NaN();
+  auto [qn, rn] = la::qr(kx::multiply(device(bad), kx::array(1.f), gpu), gpu);
+  EXPECT_TRUE(kx::any(kx::isnan(rn)).item<bool>());
+  // wide, more than 256 columns, float16, small: the CPU path, exactly the CPU's factors
+  for (auto [m, n] : std::vector<std::pair<int, int>>{{64, 128}, {300, 260}, {40, 20}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n));
+    Mat w = cast_f32(gaussian(m, n, gen));
+    kx::gpu::detail::reset_kernel_stats();
+    auto [qw, rw] = la::qr(kx::multiply(device(w), kx::array(1.f), gpu), gpu);
+    kx::eval(qw, rw);
+    EXPECT_EQ(kx::gpu::detail::kernel_stats().fallbacks, 1u);
+    auto [qc, rc] = la::qr(device(w), kx::Device::cpu);
+    EXPECT_EQ(host_vec(qw), host_vec(qc));
+    EXPECT_EQ(host_vec(rw), host_vec(rc));
+  }
+  // 2 x 2 with a NaN takes the CPU path: raises as on the CPU
+  float nan = std::numeric_limits<float>::quiet_NaN();
+  EXPECT_THROW(la::qr(kx::array({1.f, nan, 3.f, 4.f}, {2, 2}), gpu).first.eval(), kx::Error);
+}
+
+TEST_F(Linalg, GpuSubspaceStepCompiledReplays) {
+  if (!kx::gpu::is_available()) GTEST_SKIP() << "no Vulkan device";
+  const kx::Device gpu = kx::Device::gpu;
+  kx::set_default_device(gpu);
+  Mat a = cast_f32(gaussian(512, 256, gen));
+  kx::array A = kx::multiply(device(a), kx::array(1.f));
+  kx::array V = kx::multiply(device(cast_f32(gaussian(256, 32, gen))), kx::array(1.f));
+  auto step = kx::compile([](const kx::array& x, const kx::array& v) {
+    return la::subspace_step(x, v);
+  });
+  Mat eager = host(la::subspace_step(A, V));
+  Mat cpu = host(la::subspace_step(device(a), V, kx::Device::cpu));
+  EXPECT_LE(max_abs_diff(eager, cpu), 1e-3);
+  for (int call = 0; call < 3; ++call) {
+    kx::gpu::detail::reset_kernel_stats();
+    Mat got = host(step(A, V));
+    EXPECT_LE(max_abs_diff(got, eager), 1e-5) << call;
+    EXPECT_EQ(kx::gpu::detail::kernel_stats().fallbacks, 0u);
+  }
+  EXPECT_GE(kx::gpu::detail::kernel_stats().replays, 1u);
 }
 
 // ------------------------------------------------------------------------------ errors

@@ -1,0 +1,83 @@
+#version 460
+// Last step of the GPU QR (gpu/qr.cpp), one workgroup per matrix: makes Q and R follow the
+// sign convention of Householder QR (LAPACK, Eigen: the CPU path), so that both devices
+// return the same factors. With Q1 the first pass's Q and x = R2⁻¹ of the second pass, the
+// final Q = Q1 x has positive diagonal in R; Householder QR of the same matrix returns
+// Q diag(d), diag(d) R. d follows from the top k x k block T of Q alone: eliminating T as
+// Householder QR would (Ballard et al., "Reconstructing Householder vectors from tall-skinny
+// QR") gives at step i the pivot alpha = the i-th diagonal entry of the partly reduced
+// matrix; LAPACK's reflector maps it to beta = -sign(alpha) (alpha = 0 counts as +), except
+// when the part below the diagonal is zero (tail = 1 - alpha² ≈ 0, or i is the last row of a
+// square matrix): then there is no reflection and beta = alpha. Writes x·diag(d) and
+// diag(d)·r in place. T lives in shared memory when k ≤ KS (spec constant 1), else in `t`.
+// Loops are unrolled by 4 (lavapipe ends an invocation's loops after 65535 iterations).
+// Defines: SHARED_T (0/1).
+#extension GL_GOOGLE_include_directive : require
+#include "common/common.glsl"
+layout(local_size_x = 256) in;
+layout(constant_id = 1) const uint KS = 16u;
+layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer Buf_f32c {
+  float v[];
+};
+layout(push_constant) uniform PC {
+  Buf_f32 q1;  // batch x n x k
+  Buf_f32 x;   // batch x k x k
+  Buf_f32 r;   // batch x k x k
+  Buf_f32c t;  // batch x k x k scratch (when !SHARED_T)
+  uint n, k;
+} pc;
+
+shared float d[256];
+shared float sp[2];  // pivot, 1 when the step eliminates
+#if SHARED_T
+shared float Tsh[KS * KS];
+#define T(i, j) Tsh[(i) * KS + (j)]
+#else
+#define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
+#endif
+#define SYNC()             \
+  memoryBarrierShared();   \
+  memoryBarrierBuffer();   \
+  barrier();
+
+void main() {
+  uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;
+  uint qoff = b * pc.n * k;
+  // T = Q1[:k, :] · x (x upper triangular)
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+#define QX(l) (pc.q1.v[qoff + i * k + (l)] * pc.x.v[b * kk + (l) * k + c])
+    float s = 0.0;
+    uint l = 0u;
+    for (; l + 4u <= c + 1u; l += 4u) s += QX(l) + QX(l + 1u) + QX(l + 2u) + QX(l + 3u);
+    for (; l <= c; ++l) s += QX(l);
+    T(i, c) = s;
+  }
+  SYNC()
+  for (uint i = 0u; i < k; ++i) {
+    if (tid == 0u) {
+      float alpha = T(i, i);
+      float sg = alpha < 0.0 ? -1.0 : 1.0;
+      bool no_tail = i + 1u == pc.n || 1.0 - alpha * alpha <= 1e-4;
+      d[i] = no_tail ? sg : -sg;
+      sp[0] = alpha - d[i];
+      sp[1] = no_tail ? 0.0 : 1.0;
+    }
+    SYNC()
+    if (sp[1] != 0.0) {
+      uint t = k - i - 1u;
+      for (uint e0 = tid; e0 < t * t; e0 += 1024u) {
+        for (uint u = 0u; u < 4u; ++u) {
+          uint e = e0 + u * 256u, rr = i + 1u + e / t, c = i + 1u + e % t;
+          if (e < t * t) T(rr, c) -= T(rr, i) / sp[0] * T(i, c);
+        }
+      }
+    }
+    SYNC()
+  }
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+    pc.x.v[b * kk + e] *= d[c];
+    pc.r.v[b * kk + e] *= d[i];
+  }
+}
