@@ -40,11 +40,12 @@ constexpr uint32_t kMaxK = 256;
 // launches, and the CPU's exact Householder factors and NaN/Inf errors are kept.
 constexpr uint64_t kMinElements = 4096;
 
-// Largest k whose k x k float64 matrix (plus the kernel's other shared arrays) fits in the
-// device's shared memory; the spec constant is k rounded up to 16 to bound the variants.
+// The shared-memory dimension for a k x k matrix of `elem`-byte entries (rows padded by one)
+// plus `extra` bytes of other shared arrays: k rounded up to 16 (bounding the pipeline
+// variants) when that fits the device's shared memory, else 0 (device memory).
 uint32_t shared_dim(uint32_t k, size_t elem, size_t extra) {
   uint32_t ks = (k + 15u) / 16u * 16u;
-  size_t need = size_t(ks) * ks * elem + extra;
+  size_t need = size_t(ks) * (ks + 1) * elem + extra;  // rows padded to ks + 1
   return need <= Context::require().caps.max_shared_memory ? ks : 0u;
 }
 
@@ -53,11 +54,11 @@ uint32_t shared_dim(uint32_t k, size_t elem, size_t extra) {
 void chol_pass(const Buf& z, uint32_t n, uint32_t k, uint32_t batch, const Buf& prev,
                const Buf& x, const Buf& r, const Buf& flags) {
   uint32_t tiles = div_up(k, 32), pairs = tiles * tiles;
-  // enough workgroups to fill the device, few enough chunks for the one-workgroup sum
-  uint32_t chunks = std::max<uint32_t>(1, 256 / (pairs * batch));
-  chunks = std::min<uint32_t>(chunks, std::max<uint32_t>(1, 32768 / (k * k)));
-  chunks = std::min<uint32_t>(chunks, div_up(n, 32));
-  // at most 4096 rows per workgroup (lavapipe bounds an invocation's loop iterations)
+  // Chunks of ~128 rows keep each workgroup's serial loop short (the Gram matrix of a
+  // 4096 x 64 matrix is 32 chunks x 3 tile pairs), bounded by what the one workgroup of
+  // qr_chol sums quickly (chunks x k x k ≤ 2^18 doubles); never more than 4096 rows per
+  // workgroup (lavapipe bounds an invocation's loop iterations).
+  uint32_t chunks = std::min<uint32_t>(div_up(n, 128), std::max<uint32_t>(1, (1u << 18) / (k * k)));
   chunks = std::max(chunks, div_up(n, 4096));
   uint32_t rows = div_up(div_up(n, chunks), 32) * 32;
   chunks = div_up(n, rows);
@@ -66,8 +67,8 @@ void chol_pass(const Buf& z, uint32_t n, uint32_t k, uint32_t batch, const Buf& 
   GramPC gp{z->address(), part->address(), n, k, rows, chunks, tiles};
   dispatch("qr_gram", {}, gp, Grid{pairs, chunks, batch}, {z}, {part});
 
-  // gdiag, xdiag (2 x 256 float64), dep (256 uint), piv
-  uint32_t ks = shared_dim(k, sizeof(double), 2 * 256 * 8 + 256 * 4 + 16);
+  // gdiag, rinv, xdiag (3 x 256 float64), dep (256 uint)
+  uint32_t ks = shared_dim(k, sizeof(double), 3 * 256 * 8 + 256 * 4);
   Buf w = ks ? part : temp(batch * kk * sizeof(double));
   CholPC cp{part->address(), w->address(), prev ? prev->address() : x->address(), x->address(),
             r->address(), flags->address(), k, chunks, prev ? 1u : 0u};
@@ -111,7 +112,7 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   dispatch("qr_fix", {kWorkgroup}, fp, grid_1d(div_up(total, kWorkgroup)), {flags}, {q1});
 
   chol_pass(q1, m, k, batch, r1, x2, br, flags2);
-  uint32_t ks = shared_dim(k, sizeof(float), 256 * 4 + 8);
+  uint32_t ks = shared_dim(k, sizeof(float), 256 * 4);
   Buf t = ks ? x1 : temp(kk * 4);
   SignPC sp{q1->address(), x2->address(), br->address(), t->address(), m, k};
   std::vector<Buf> writes{x2, br};

@@ -3,7 +3,8 @@
 // of float32 matrices Z (n, k), accumulated in float64. A product of two floats is exact in
 // float64, so G carries no rounding beyond float64 summation; that is what lets the Cholesky
 // factorisation that follows succeed for condition numbers of Z up to ~1e7 (G's are squared).
-// Workgroup (x = tile pair, y = row chunk, z = matrix): a 32 x 32 block of G over rows
+// Workgroup (x = tile pair, upper ones only, y = row chunk, z = matrix): a 32 x 32 block of G
+// over rows
 // [chunk * rows, (chunk + 1) * rows), written to part[z][chunk] (k x k float64); qr_chol.comp
 // adds the chunks. 256 threads, each owns 4 entries (rows 4ty..4ty+3 of the block, column tx).
 #extension GL_GOOGLE_include_directive : require
@@ -22,6 +23,7 @@ shared float Aj[32][33];
 void main() {
   uint tid = gl_LocalInvocationID.x, tx = tid % 32u, ty = tid / 32u;
   uint ti = gl_WorkGroupID.x / pc.tiles, tj = gl_WorkGroupID.x % pc.tiles;
+  if (ti > tj) return;  // qr_chol reads the upper triangle only
   uint chunk = gl_WorkGroupID.y, b = gl_WorkGroupID.z;
   uint k = pc.k, zoff = b * pc.n * k;
   uint r0 = chunk * pc.rows, r1 = min(pc.n, r0 + pc.rows);

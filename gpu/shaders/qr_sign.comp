@@ -9,7 +9,8 @@
 // matrix; LAPACK's reflector maps it to beta = -sign(alpha) (alpha = 0 counts as +), except
 // when the part below the diagonal is zero (tail = 1 - alpha² ≈ 0, or i is the last row of a
 // square matrix): then there is no reflection and beta = alpha. Writes x·diag(d) and
-// diag(d)·r in place. T lives in shared memory when k ≤ KS (spec constant 1), else in `t`.
+// diag(d)·r in place. T lives in shared memory when k ≤ KS (spec constant 1; rows padded to
+// KS + 1), else in `t`. Workgroup-scoped barriers, one per step (see qr_chol.comp).
 // Loops are unrolled by 4 (lavapipe ends an invocation's loops after 65535 iterations).
 // Defines: SHARED_T (0/1).
 #extension GL_GOOGLE_include_directive : require
@@ -28,16 +29,14 @@ layout(push_constant) uniform PC {
 } pc;
 
 shared float d[256];
-shared float sp[2];  // pivot, 1 when the step eliminates
 #if SHARED_T
-shared float Tsh[KS * KS];
-#define T(i, j) Tsh[(i) * KS + (j)]
+shared float Tsh[KS * (KS + 1u)];
+#define T(i, j) Tsh[(i) * (KS + 1u) + (j)]
 #else
 #define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
 #endif
-#define SYNC()             \
-  memoryBarrierShared();   \
-  memoryBarrierBuffer();   \
+#define SYNC()            \
+  groupMemoryBarrier();   \
   barrier();
 
 void main() {
@@ -54,22 +53,21 @@ void main() {
     T(i, c) = s;
   }
   SYNC()
+  // one barrier per step: every thread derives the step's pivot and sign itself; column i
+  // and row i are not written by step i
   for (uint i = 0u; i < k; ++i) {
-    if (tid == 0u) {
-      float alpha = T(i, i);
-      float sg = alpha < 0.0 ? -1.0 : 1.0;
-      bool no_tail = i + 1u == pc.n || 1.0 - alpha * alpha <= 1e-4;
-      d[i] = no_tail ? sg : -sg;
-      sp[0] = alpha - d[i];
-      sp[1] = no_tail ? 0.0 : 1.0;
-    }
-    SYNC()
-    if (sp[1] != 0.0) {
+    float alpha = T(i, i);
+    float sg = alpha < 0.0 ? -1.0 : 1.0;
+    bool no_tail = i + 1u == pc.n || 1.0 - alpha * alpha <= 1e-4;
+    float di = no_tail ? sg : -sg;
+    if (tid == 0u) d[i] = di;
+    if (!no_tail) {
+      float inv = 1.0 / (alpha - di);
       uint t = k - i - 1u;
       for (uint e0 = tid; e0 < t * t; e0 += 1024u) {
         for (uint u = 0u; u < 4u; ++u) {
           uint e = e0 + u * 256u, rr = i + 1u + e / t, c = i + 1u + e % t;
-          if (e < t * t) T(rr, c) -= T(rr, i) / sp[0] * T(i, c);
+          if (e < t * t) T(rr, c) -= T(rr, i) * inv * T(i, c);
         }
       }
     }
