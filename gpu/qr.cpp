@@ -112,7 +112,8 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   dispatch("qr_fix", {kWorkgroup}, fp, grid_1d(div_up(total, kWorkgroup)), {flags}, {q1});
 
   chol_pass(q1, m, k, batch, r1, x2, br, flags2);
-  uint32_t ks = shared_dim(k, sizeof(float), 256 * 4);
+  // T and x in shared memory (two padded k x k float matrices) up to k = 64
+  uint32_t ks = k <= 64 ? shared_dim(k, 2 * sizeof(float), 256 * 4) : 0;
   Buf t = ks ? x1 : temp(kk * 4);
   SignPC sp{q1->address(), x2->address(), br->address(), t->address(), m, k};
   std::vector<Buf> writes{x2, br};

@@ -50,12 +50,17 @@ shared double Wsh[KS * (KS + 1u)];
 void main() {
   uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;
   uint wbase = b * kk;
-  // G's upper triangle = the sum of the chunks
+  // G's upper triangle = the sum of the chunks (4 independent loads in flight: this one
+  // workgroup is bound by memory latency here)
+#define PART(c) pc.part.v[(b * pc.chunks + (c)) * kk + e]
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, j = e % k;
     if (j < i) continue;
     double s = 0.0LF;
-    for (uint c = 0u; c < pc.chunks; ++c) s += pc.part.v[(b * pc.chunks + c) * kk + e];
+    uint c = 0u;
+    for (; c + 4u <= pc.chunks; c += 4u)
+      s += (PART(c) + PART(c + 1u)) + (PART(c + 2u) + PART(c + 3u));
+    for (; c < pc.chunks; ++c) s += PART(c);
     W(i, j) = s;
     if (i == j) gdiag[i] = s;
   }
@@ -112,8 +117,18 @@ void main() {
     pc.flags.v[b * k + c] = dep[c];
   }
   SYNC()
-  // r = R · prev (upper triangular), float32
-#define PREV(l, c) double(pc.prev.v[wbase + (l) * k + (c)])
+  // r = R · prev (upper triangular), float32. prev is first staged in shared memory, in W's
+  // strict lower triangle (x is written out) and xdiag: reading it from device memory in the
+  // dot products below would make this one workgroup wait on memory latency.
+  if (pc.has_prev != 0u) {
+    for (uint e = tid; e < kk; e += 256u) {
+      uint l = e / k, c = e % k;
+      float v = pc.prev.v[wbase + e];
+      if (l < c) W(c, l) = double(v);
+      if (l == c) xdiag[c] = double(v);
+    }
+    SYNC()
+  }
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
     float v = 0.0;
@@ -121,12 +136,13 @@ void main() {
       if (pc.has_prev == 0u) {
         v = float(W(i, c));
       } else {
-        double s = 0.0LF;
+        // Σ_{l=i..c} R(i, l) prev(l, c); prev(l, c) = W(c, l) below the diagonal
+        double s = W(i, c) * xdiag[c];
         uint l = i;
-        for (; l + 4u <= c + 1u; l += 4u)
-          s += W(i, l) * PREV(l, c) + W(i, l + 1u) * PREV(l + 1u, c) +
-               W(i, l + 2u) * PREV(l + 2u, c) + W(i, l + 3u) * PREV(l + 3u, c);
-        for (; l <= c; ++l) s += W(i, l) * PREV(l, c);
+        for (; l + 4u <= c; l += 4u)
+          s += W(i, l) * W(c, l) + W(i, l + 1u) * W(c, l + 1u) + W(i, l + 2u) * W(c, l + 2u) +
+               W(i, l + 3u) * W(c, l + 3u);
+        for (; l < c; ++l) s += W(i, l) * W(c, l);
         v = float(s);
       }
     }

@@ -9,8 +9,8 @@
 // matrix; LAPACK's reflector maps it to beta = -sign(alpha) (alpha = 0 counts as +), except
 // when the part below the diagonal is zero (tail = 1 - alpha² ≈ 0, or i is the last row of a
 // square matrix): then there is no reflection and beta = alpha. Writes x·diag(d) and
-// diag(d)·r in place. T lives in shared memory when k ≤ KS (spec constant 1; rows padded to
-// KS + 1), else in `t`. Workgroup-scoped barriers, one per step (see qr_chol.comp).
+// diag(d)·r in place. T and x live in shared memory when k ≤ KS ≤ 64 (spec constant 1; rows
+// padded to KS + 1), else T in `t` and x is read from device memory. Workgroup-scoped barriers, one per step (see qr_chol.comp).
 // Loops are unrolled by 4 (lavapipe ends an invocation's loops after 65535 iterations).
 // Defines: SHARED_T (0/1).
 #extension GL_GOOGLE_include_directive : require
@@ -30,10 +30,14 @@ layout(push_constant) uniform PC {
 
 shared float d[256];
 #if SHARED_T
+// T and x staged in shared memory (k ≤ 64, so each thread owns ≤ 16 entries of T)
 shared float Tsh[KS * (KS + 1u)];
+shared float Xsh[KS * (KS + 1u)];
 #define T(i, j) Tsh[(i) * (KS + 1u) + (j)]
+#define X(i, j) Xsh[(i) * (KS + 1u) + (j)]
 #else
 #define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
+#define X(i, j) pc.x.v[b * kk + (i) * k + (j)]
 #endif
 #define SYNC()            \
   groupMemoryBarrier();   \
@@ -43,15 +47,37 @@ void main() {
   uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;
   uint qoff = b * pc.n * k;
   // T = Q1[:k, :] · x (x upper triangular)
+#if SHARED_T
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
-#define QX(l) (pc.q1.v[qoff + i * k + (l)] * pc.x.v[b * kk + (l) * k + c])
+    T(i, c) = pc.q1.v[qoff + e];
+    X(i, c) = pc.x.v[b * kk + e];
+  }
+  SYNC()
+  float acc[16];
+  uint n = 0u;
+#define QOF(i, l) T(i, l)
+#else
+#define QOF(i, l) pc.q1.v[qoff + (i) * k + (l)]
+#endif
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+#define QX(l) (QOF(i, l) * X(l, c))
     float s = 0.0;
     uint l = 0u;
     for (; l + 4u <= c + 1u; l += 4u) s += QX(l) + QX(l + 1u) + QX(l + 2u) + QX(l + 3u);
     for (; l <= c; ++l) s += QX(l);
+#if SHARED_T
+    acc[n++] = s;
+#else
     T(i, c) = s;
+#endif
   }
+#if SHARED_T
+  SYNC()
+  n = 0u;
+  for (uint e = tid; e < kk; e += 256u) T(e / k, e % k) = acc[n++];
+#endif
   SYNC()
   // one barrier per step: every thread derives the step's pivot and sign itself; column i
   // and row i are not written by step i
