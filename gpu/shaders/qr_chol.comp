@@ -43,9 +43,15 @@ shared double Wsh[KS * (KS + 1u)];
 #else
 #define W(i, j) pc.w.v[wbase + (i) * k + (j)]
 #endif
+// Shared-memory variant: barrier() alone (it orders shared memory); the device-memory
+// variant also needs the workgroup-scope fence for buffer memory.
+#if SHARED_W
+#define SYNC() barrier();
+#else
 #define SYNC()            \
   groupMemoryBarrier();   \
   barrier();
+#endif
 
 void main() {
   uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;

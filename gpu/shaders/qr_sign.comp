@@ -39,9 +39,15 @@ shared float Xsh[KS * (KS + 1u)];
 #define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
 #define X(i, j) pc.x.v[b * kk + (i) * k + (j)]
 #endif
+// Shared-memory variant: barrier() alone (it orders shared memory); the device-memory
+// variant also needs the workgroup-scope fence for buffer memory.
+#if SHARED_T
+#define SYNC() barrier();
+#else
 #define SYNC()            \
   groupMemoryBarrier();   \
   barrier();
+#endif
 
 void main() {
   uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;
