@@ -116,6 +116,114 @@ TEST(GpuOps, Matmul) {
   EXPECT_EQ(gt::fallbacks(), "");
 }
 
+namespace {
+// op(A) op(B) with the transpose flags on the Matmul itself (what compile's fold_transposes
+// builds): a is stored (..., K, M) when ta, b (..., N, K) when tb; batch dims equal.
+kx::array flagged_matmul(const kx::array& a, const kx::array& b, bool ta, bool tb,
+                         kx::StreamOrDevice s) {
+  kx::Shape shape = a.shape();
+  shape[shape.size() - 2] = ta ? a.shape(-1) : a.shape(-2);
+  shape.back() = tb ? b.shape(-2) : b.shape(-1);
+  auto prim = std::make_shared<kx::Matmul>(kx::to_stream(s), ta, tb);
+  return kx::array(shape, a.dtype(), prim, {a, b});
+}
+
+// Random operands of an (M, N, K) product stored as the flags say, with batch dims in front.
+std::vector<kx::array> mm_operands(kx::Shape batch, int m, int n, int k, bool ta, bool tb,
+                                   kx::Dtype d, uint32_t seed) {
+  kx::Shape sa = batch, sb = batch;
+  for (int v : ta ? std::vector<int>{k, m} : std::vector<int>{m, k}) sa.push_back(v);
+  for (int v : tb ? std::vector<int>{n, k} : std::vector<int>{k, n}) sb.push_back(v);
+  return {gt::rand(sa, d, -1, 1, seed), gt::rand(sb, d, -1, 1, seed + 1)};
+}
+
+::testing::AssertionResult check_mm(const std::vector<kx::array>& in, bool ta, bool tb,
+                                    kx::Dtype d = kx::float32) {
+  float rtol = d == kx::float32 ? 1e-4f : gt::rtol_for(d) * 2;
+  float atol = d == kx::float32 ? 1e-3f : d == kx::float16 ? 2e-2f : 1e-1f;
+  return check([ta, tb](auto& x, auto s) { return flagged_matmul(x[0], x[1], ta, tb, s); }, in,
+               rtol, atol);
+}
+::testing::AssertionResult check_mm(kx::Shape batch, int m, int n, int k, bool ta, bool tb,
+                                    kx::Dtype d, uint32_t seed) {
+  return check_mm(mm_operands(batch, m, n, k, ta, tb, d, seed), ta, tb, d);
+}
+
+// Sets KILN_MATMUL_TILE for one scope (matmul.cpp reads it on every call).
+struct ForceTile {
+  explicit ForceTile(const char* v) { setenv("KILN_MATMUL_TILE", v, 1); }
+  ~ForceTile() { unsetenv("KILN_MATMUL_TILE"); }
+};
+}  // namespace
+
+// Products with few 128 x 128 tiles (an MLP step's) run matmul_mid.comp: smaller tiles, with
+// K split inside the workgroup, one dispatch (no split-K reduce pass) for the main shapes;
+// thin ones (N = 10) split K across workgroups as well.
+TEST(GpuOps, MatmulMlpShapes) {
+  REQUIRE_GPU();
+  kx::gpu::detail::reset_kernel_stats();
+  // (M, N, K, ta, tb): forward, weight gradients (A transposed), input gradients (B transposed)
+  struct P { int m, n, k; bool ta, tb, one_dispatch; };
+  for (P p : {P{256, 512, 784, false, false, true}, P{256, 512, 512, false, false, true},
+              P{784, 512, 256, true, false, true}, P{512, 512, 256, true, false, true},
+              P{256, 784, 512, false, true, true}, P{256, 512, 512, false, true, true},
+              P{256, 512, 10, false, true, true}, P{256, 10, 512, false, false, false},
+              P{512, 10, 256, true, false, false}}) {
+    auto in = mm_operands({}, p.m, p.n, p.k, p.ta, p.tb, kx::float32, 63);
+    SCOPED_TRACE(std::to_string(p.m) + "x" + std::to_string(p.n) + "x" + std::to_string(p.k) +
+                 (p.ta ? " ta" : "") + (p.tb ? " tb" : ""));
+    EXPECT_TRUE(check_mm(in, p.ta, p.tb));
+    if (p.one_dispatch) {
+      kx::array a = kx::copy(in[0], kx::Device::gpu), b = kx::copy(in[1], kx::Device::gpu);
+      kx::eval(a, b);
+      kx::array g = flagged_matmul(a, b, p.ta, p.tb, kx::Device::gpu);
+      uint64_t before = kx::gpu::detail::kernel_stats().dispatches;
+      g.eval();
+      EXPECT_EQ(kx::gpu::detail::kernel_stats().dispatches - before, 1u);
+    }
+  }
+  // batched products that take the 64 x 64 tiles (16 x 4 x 4 of them) and the 16 x 32 ones
+  for (auto [batch, m, n, k, ta, tb] : {std::tuple{16, 256, 256, 40, true, false},
+                                        std::tuple{16, 8, 128, 256, false, true}}) {
+    SCOPED_TRACE(std::to_string(batch) + "x" + std::to_string(m) + "x" + std::to_string(n) +
+                 "x" + std::to_string(k));
+    EXPECT_TRUE(check_mm({batch}, m, n, k, ta, tb, kx::float32, 69));
+  }
+  // K = 0 with many outputs (the tiled path, not the one-per-output kernel): zeros
+  EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); },
+                    {gt::rand({300, 0}, kx::float32), gt::rand({0, 300}, kx::float32)}, 0, 0));
+  EXPECT_EQ(gt::fallbacks(), "");
+}
+
+// Every tiling (KILN_MATMUL_TILE forces it) on sizes that are no multiple of its tile or K
+// step, every transpose flag, a batch, a split of K across workgroups, 16-bit dtypes.
+TEST(GpuOps, MatmulTilings) {
+  REQUIRE_GPU();
+  kx::gpu::detail::reset_kernel_stats();
+  // the tilings matmul.cpp chooses from (kMidTiles, kNarrowN/M), others a sweep may force
+  // (4 x 4 blocks per thread unless TM x TN follow), matmul.comp, ":S" forcing a split of K
+  // across workgroups, and values that are ignored (8 x 8 blocks with K split, which the
+  // shader cannot run, a zero tile, a malformed string)
+  for (const char* tiling : {"32x32x64x4", "64x64x16x1x8x8", "32x16x32x8", "16x32x32x8",
+                             "128x64x16x1x8x8", "64x64x16x1x8x4", "64x64x16x1x4x8", "64x32x32x2",
+                             "32x32x32x4", "16x16x32x16", "128", "128:3", "32x32x64x4:5",
+                             "64x64x16x1x8x8:3", "32x32x64x16x8x8", "0x32x64x4", "32x32:x"}) {
+    ForceTile force(tiling);
+    for (bool ta : {false, true})
+      for (bool tb : {false, true}) {
+        SCOPED_TRACE(std::string(tiling) + (ta ? " ta" : "") + (tb ? " tb" : ""));
+        EXPECT_TRUE(check_mm({}, 70, 45, 37, ta, tb, kx::float32, 64));
+        EXPECT_TRUE(check_mm({}, 130, 67, 200, ta, tb, kx::float32, 65));
+        EXPECT_TRUE(check_mm({3}, 33, 29, 150, ta, tb, kx::float32, 66));
+      }
+    SCOPED_TRACE(tiling);
+    EXPECT_TRUE(check_mm({2}, 5, 3, 1, false, false, kx::float32, 67));
+    for (kx::Dtype d : {kx::float16, kx::bfloat16})
+      EXPECT_TRUE(check_mm({}, 67, 70, 90, true, false, d, 68)) << d;
+  }
+  EXPECT_EQ(gt::fallbacks(), "");
+}
+
 TEST(GpuOps, Indexing) {
   REQUIRE_GPU();
   kx::gpu::detail::reset_kernel_stats();
