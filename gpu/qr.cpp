@@ -14,6 +14,8 @@
 #include "qr.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <cstring>
 
 #include "kernels.h"
 
@@ -41,9 +43,23 @@ struct SignPC {
   uint32_t n, k;
 };
 constexpr uint32_t kMaxK = 256;
-// Smaller matrices take the CPU path: there the factorisation costs less than the kernels'
-// launches, and the CPU's exact Householder factors and NaN/Inf errors are kept.
-constexpr uint64_t kMinElements = 4096;
+// KILN_GPU_QR (docs/env.md): "1"/"always" every shape the kernels take, "0"/"never" none,
+// default (auto) from kMinWork on.
+enum class Policy { automatic, always, never };
+Policy policy() {
+  const char* e = std::getenv("KILN_GPU_QR");
+  if (!e || !*e || std::strcmp(e, "auto") == 0) return Policy::automatic;
+  if (std::strcmp(e, "1") == 0 || std::strcmp(e, "always") == 0) return Policy::always;
+  if (std::strcmp(e, "0") == 0 || std::strcmp(e, "never") == 0) return Policy::never;
+  return Policy::automatic;
+}
+// Householder QR costs ~4 m k² flops on the CPU; the GPU's cost grows with k (one-workgroup
+// steps, ~1 µs each on an H200) and hardly with m. Measured on the H200 host, a 256 x 32 QR
+// (seeds' subspace step, m k² = 2^18) is faster through the CPU, download and upload included
+// (step 0.14 ms vs 0.33 ms), a 4096 x 64 one (2^24) much slower there. From m k² = 2^22 on the
+// device runs it by default; smaller ones keep the CPU's exact Householder factors and its
+// NaN/Inf errors.
+constexpr uint64_t kMinWork = 1ull << 22;
 
 // The shared-memory dimension for a k x k matrix of `elem`-byte entries (rows padded by
 // `pad`) plus `extra` bytes of other shared arrays: k rounded up to 16 (bounding the pipeline
@@ -123,8 +139,10 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   if (k > kMaxK) return fallback(p, inputs, outputs, "more than 256 columns");
   if (!caps.float64) return fallback(p, inputs, outputs, "the device has no float64");
   if (a.size() >= (1ull << 31)) return fallback(p, inputs, outputs, "array too large");
-  if (uint64_t(m) * k < kMinElements)
-    return fallback(p, inputs, outputs, "small matrix (fewer than 4096 elements)");
+  Policy pol = policy();
+  if (pol == Policy::never) return fallback(p, inputs, outputs, "KILN_GPU_QR=0");
+  if (pol == Policy::automatic && uint64_t(m) * k * k < kMinWork)
+    return fallback(p, inputs, outputs, "small matrix (m k² < 2^22; KILN_GPU_QR=1 forces the GPU)");
   uint64_t batch64 = a.size() / (uint64_t(m) * k);
   if (batch64 > caps.max_workgroup_count[0] || batch64 > caps.max_workgroup_count[1] ||
       batch64 > caps.max_workgroup_count[2])
