@@ -1,16 +1,16 @@
 // eval_gpu of linalg::QR for tall-skinny float32 matrices (the k ≤ 256 panels of subspace
 // iteration): CholeskyQR2 with float64 Gram matrices.
 //
-//   pass 1: G = Zᵀ Z (qr_gram + qr_gram_sum, float64), G = R1ᵀ R1 (qr_chol, float64),
-//           Q1 = Z R1⁻¹ (qr_trsm; dependent columns of Z get pseudo-random columns)
-//   pass 2: the same on Q1 → R2 and R = R2 R1 (qr_chol); Householder signs d (qr_sign);
-//           Q = Q1 R2⁻¹ diag(d) (qr_trsm)
+//   pass 1: G = Zᵀ Z (qr_gram + qr_gram_sum, float64), G = R1ᵀ R1 and R1⁻¹ (qr_chol,
+//           float64), Q1 = Z R1⁻¹ (matmul), dependent columns of Z → pseudo-random (qr_fix)
+//   pass 2: the same on Q1 → R2, R2⁻¹ and R = R2 R1 (qr_chol); Householder signs d folded
+//           into R2⁻¹ and R (qr_sign); Q = Q1 R2⁻¹ diag(d) (matmul)
 //
 // Float64 Gram matrices make the first Cholesky succeed up to cond(Z) ~ 1e7; Q1 is then
 // orthonormal to ~cond · 6e-8, and the second pass brings ‖QᵀQ − I‖ to float32 rounding.
-// 9 dispatches per batch of matrices, no host work, so it records into replayed compiled
-// steps. NaN/Inf in the input propagate to the outputs (the CPU path raises instead: raising
-// here would need a host wait).
+// 10 dispatches per batch of matrices (+ split-K reduces of the matmuls), no host work, so
+// it records into replayed compiled steps. NaN/Inf in the input propagate to the outputs (the
+// CPU path raises instead: raising here would need a host wait).
 #include "qr.h"
 
 #include <algorithm>
@@ -31,15 +31,15 @@ struct SumPC {
   uint32_t k, chunks, total;
 };
 struct CholPC {
-  uint64_t g, w, prev, rt, r, flags;
+  uint64_t g, w, prev, x, r, flags;
   uint32_t k, has_prev;
 };
-struct TrsmPC {
-  uint64_t z, rt, flags, d, q;
-  uint32_t n, k, has_d;
+struct FixPC {
+  uint64_t q, flags;
+  uint32_t n, k, total;
 };
 struct SignPC {
-  uint64_t q1, rt, flags, r, d, t;
+  uint64_t q1, x, r, t;
   uint32_t n, k;
 };
 constexpr uint32_t kMaxK = 256;
@@ -100,32 +100,18 @@ Buf gram(const Buf& z, uint32_t n, uint32_t k, uint32_t batch) {
   return g;
 }
 
-// G = Rᵀ R: rt = R, r = R · prev (when prev), flags of dependent columns.
-void cholesky(const Buf& g, uint32_t k, uint32_t batch, const Buf& prev, const Buf& rt,
+// G = Rᵀ R: x = R⁻¹, r = R · prev (or R), flags of dependent columns.
+void cholesky(const Buf& g, uint32_t k, uint32_t batch, const Buf& prev, const Buf& x,
               const Buf& r, const Buf& flags) {
-  // gdiag, rinv, pdiag (3 x 256 float64), dep (256 uint)
-  uint32_t ks = shared_dim(k, sizeof(double), 1, 3 * 256 * 8 + 256 * 4);
+  // gdiag, rinv, pdiag, xdiag (4 x 256 float64), dep (256 uint)
+  uint32_t ks = shared_dim(k, sizeof(double), 1, 4 * 256 * 8 + 256 * 4);
   Buf w = ks ? g : temp(size_t(batch) * k * k * sizeof(double));
-  CholPC cp{g->address(), w->address(), (prev ? prev : rt)->address(), rt->address(),
-            (r ? r : rt)->address(), flags->address(), k, prev ? 1u : 0u};
-  std::vector<Buf> reads{g}, writes{rt, flags};
-  if (prev) reads.push_back(prev), writes.push_back(r);
+  CholPC cp{g->address(), w->address(), (prev ? prev : x)->address(), x->address(),
+            r->address(), flags->address(), k, prev ? 1u : 0u};
+  std::vector<Buf> reads{g}, writes{x, r, flags};
+  if (prev) reads.push_back(prev);
   if (!ks) writes.push_back(w);
   dispatch_variant("qr_chol", ks, &cp, sizeof(cp), Grid{batch, 1, 1}, reads, writes);
-}
-
-// q = z rt⁻¹ (· diag(d) when d), hash columns where flagged.
-void trsm(const Buf& z, const Buf& rt, const Buf& flags, const Buf& d, const Buf& q, uint32_t n,
-          uint32_t k, uint32_t batch) {
-  uint32_t ks = (k + 15u) / 16u * 16u;
-  bool shared = size_t(ks) * ks * sizeof(float) <= Context::require().caps.max_shared_memory;
-  TrsmPC tp{z->address(), rt->address(), flags->address(), (d ? d : rt)->address(), q->address(),
-            n, k, d ? 1u : 0u};
-  std::vector<Buf> reads{z, rt, flags};
-  if (d) reads.push_back(d);
-  Encoder::get().dispatch(
-      pipeline(shared ? "qr_trsm_shared" : "qr_trsm_global", {256, shared ? ks : 16}), &tp,
-      sizeof(tp), Grid{div_up(n, 256), batch, 1}, reads, {q});
 }
 }  // namespace
 
@@ -151,22 +137,25 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   uint32_t batch = static_cast<uint32_t>(batch64);
   Buf z = input(a);
   size_t kk = size_t(k) * k * batch;
-  Buf r1 = temp(kk * 4), r2 = temp(kk * 4), d = temp(size_t(k) * batch * 4);
+  Buf x1 = temp(kk * 4), r1 = temp(kk * 4), x2 = temp(kk * 4);
   Buf flags1 = temp(size_t(k) * batch * 4), flags2 = temp(size_t(k) * batch * 4);
   Buf q1 = temp(a.nbytes());
 
-  cholesky(gram(z, m, k, batch), k, batch, nullptr, r1, nullptr, flags1);
-  trsm(z, r1, flags1, nullptr, q1, m, k, batch);
+  cholesky(gram(z, m, k, batch), k, batch, nullptr, x1, r1, flags1);
+  matmul(z, x1, q1, m, k, k, batch, false, false, float32);
+  uint32_t total = static_cast<uint32_t>(a.size());
+  FixPC fp{q1->address(), flags1->address(), m, k, total};
+  dispatch("qr_fix", {kWorkgroup}, fp, grid_1d(div_up(total, kWorkgroup)), {flags1}, {q1});
 
-  cholesky(gram(q1, m, k, batch), k, batch, r1, r2, br, flags2);
-  uint32_t ks = shared_dim(k, sizeof(float), 1, 256 * 4);
-  Buf t = ks ? r1 : temp(kk * 4);
-  SignPC sp{q1->address(), r2->address(), flags2->address(), br->address(), d->address(),
-            t->address(), m, k};
-  std::vector<Buf> writes{br, d};
+  cholesky(gram(q1, m, k, batch), k, batch, r1, x2, br, flags2);
+  // T and x staged in shared memory (two padded k x k float matrices) up to k = 64
+  uint32_t ks = k <= 64 ? shared_dim(k, 2 * sizeof(float), 1, 256 * 4) : 0;
+  Buf t = ks ? x1 : temp(kk * 4);
+  SignPC sp{q1->address(), x2->address(), br->address(), t->address(), m, k};
+  std::vector<Buf> writes{x2, br};
   if (!ks) writes.push_back(t);
-  dispatch_variant("qr_sign", ks, &sp, sizeof(sp), Grid{batch, 1, 1}, {q1, r2, flags2}, writes);
-  trsm(q1, r2, flags2, d, bq, m, k, batch);
+  dispatch_variant("qr_sign", ks, &sp, sizeof(sp), Grid{batch, 1, 1}, {q1}, writes);
+  matmul(q1, x2, bq, m, k, k, batch, false, false, float32);
 }
 
 }  // namespace kiln::gpu

@@ -1,12 +1,17 @@
 #version 460
 // Third kernel of a CholeskyQR pass (gpu/qr.cpp), one workgroup per matrix: factors the Gram
 // matrix G = Rᵀ R (upper R) in float64 and writes
-//   rt   = R (float32, k x k; the triangular factor qr_trsm.comp divides by),
-//   r    = R · prev (float32) when has_prev (the R factor of both passes),
+//   x    = R⁻¹ (float32, k x k) for Q = Z x (a matmul),
+//   r    = R · prev (float32) when has_prev (the R factor of both passes), else R,
 //   flags[j] = 1 where column j is numerically dependent on the columns before it.
 // A dependent column (pivot ≤ 1e-12 · G_jj, i.e. a residual below 1e-6 of the column's norm,
-// the float32 noise level) gets a zero row in R; qr_trsm.comp gives it a pseudo-random column
-// in Q, which the second pass orthogonalises, so Q stays orthonormal for rank-deficient input.
+// the float32 noise level) gets a zero row in R and a zero column in x; qr_fix.comp puts a
+// pseudo-random vector in that column of Q, which the second pass orthogonalises, so Q stays
+// orthonormal for rank-deficient input.
+// R⁻¹ is formed by blocks of 16: the diagonal blocks by back substitution (one column per
+// thread, ≤ 16 steps), then one block diagonal at a time, X_ij = −X_ii Σ_{m=i+1..j} R_im X_mj,
+// with all threads on it (k / 16 − 1 rounds): a column-per-thread back substitution over all
+// of k was a 64-step serial chain per thread (~40 µs at k = 64 on an H200).
 // NaN or Inf fail every comparison and propagate.
 // W (G, then R in its upper triangle; prev staged in its strict lower triangle) lives in
 // shared memory when it fits (spec constant 1 = KS ≥ k; rows padded to KS + 1 doubles), else
@@ -24,7 +29,7 @@ layout(push_constant) uniform PC {
   Buf_f64 g;     // batch * k * k, upper triangle (qr_gram_sum.comp)
   Buf_f64c w;    // batch * k * k scratch (when !SHARED_W)
   Buf_f32 prev;  // previous R factor (k x k per matrix) when has_prev
-  Buf_f32 rt;
+  Buf_f32 x;
   Buf_f32 r;
   Buf_u32 flags;
   uint k, has_prev;
@@ -33,6 +38,7 @@ layout(push_constant) uniform PC {
 shared double gdiag[256];  // G's diagonal
 shared double rinv[256];   // 1 / R_jj (1 for a dependent column)
 shared double pdiag[256];  // prev's diagonal
+shared double xdiag[256];  // R⁻¹'s diagonal (= rinv)
 shared uint dep[256];
 #if SHARED_W
 shared double Wsh[KS * (KS + 1u)];
@@ -81,7 +87,64 @@ void main() {
     SYNC()
   }
   SYNC()
-  // prev staged in W's strict lower triangle (prev(l, c) at W(c, l)) and pdiag
+  // ---- x = R'⁻¹ (R' = R with a unit pivot in dependent rows) into W's strict lower triangle,
+  // transposed (x(i, c) at W(c, i), i < c), and xdiag
+  uint nb = (k + 15u) / 16u, ii = tid / 16u, cc = tid % 16u;
+  // diagonal blocks: thread (block ii, column cc)
+  if (ii < nb && ii * 16u + cc < k) {
+    uint c = ii * 16u + cc, lo = ii * 16u;
+    xdiag[c] = rinv[c];
+    for (uint i = c; i-- > lo;) {
+      double s = W(i, c) * rinv[c];
+      for (uint l = i + 1u; l < c; ++l) s += W(i, l) * W(c, l);
+      W(c, i) = -s * rinv[i];
+    }
+  }
+  SYNC()
+#define XV(i, c) ((i) == (c) ? xdiag[c] : ((i) < (c) ? W(c, i) : 0.0LF))
+  double acc[16];
+  for (uint dgl = 1u; dgl < nb; ++dgl) {
+    // S = Σ_{m=bi+1..bj} R_{bi,m} X_{m,bj}, stored in X_{bi,bj}'s slots; thread (ii, cc) of
+    // each block of this block diagonal
+    for (uint bi = 0u; bi + dgl < nb; ++bi) {
+      uint i = bi * 16u + ii, c = (bi + dgl) * 16u + cc;
+      if (i >= k || c >= k) continue;
+      double s = 0.0LF;
+      uint l = (bi + 1u) * 16u;
+      for (; l + 4u <= c + 1u; l += 4u)
+        s += W(i, l) * XV(l, c) + W(i, l + 1u) * XV(l + 1u, c) + W(i, l + 2u) * XV(l + 2u, c) +
+             W(i, l + 3u) * XV(l + 3u, c);
+      for (; l <= c; ++l) s += W(i, l) * XV(l, c);
+      W(c, i) = s;
+    }
+    SYNC()
+    // X_{bi,bj} = −X_{bi,bi} S
+    uint n = 0u;
+    for (uint bi = 0u; bi + dgl < nb; ++bi) {
+      uint i = bi * 16u + ii, c = (bi + dgl) * 16u + cc, hi = min(bi * 16u + 16u, k);
+      double s = 0.0LF;
+      if (i < k && c < k)
+        for (uint l = i; l < hi; ++l) s += XV(i, l) * W(c, l);
+      acc[n++] = -s;
+    }
+    SYNC()
+    n = 0u;
+    for (uint bi = 0u; bi + dgl < nb; ++bi) {
+      uint i = bi * 16u + ii, c = (bi + dgl) * 16u + cc;
+      if (i < k && c < k) W(c, i) = acc[n];
+      ++n;
+    }
+    SYNC()
+  }
+  // x out, zero columns for dependent columns
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+    pc.x.v[wbase + e] = dep[c] != 0u ? 0.0 : float(XV(i, c));
+  }
+  for (uint c = tid; c < k; c += 256u) pc.flags.v[b * k + c] = dep[c];
+  SYNC()
+  // r = R · prev (or R): prev staged in W's strict lower triangle (prev(l, c) at W(c, l)) and
+  // pdiag, x being written out
   if (pc.has_prev != 0u) {
     for (uint e = tid; e < kk; e += 256u) {
       uint l = e / k, c = e % k;
@@ -93,11 +156,11 @@ void main() {
   SYNC()
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
-    float rv = c >= i ? float(W(i, c)) : 0.0;
-    pc.rt.v[wbase + e] = rv;
-    if (pc.has_prev != 0u) {
-      float v = 0.0;
-      if (c >= i) {
+    float v = 0.0;
+    if (c >= i) {
+      if (pc.has_prev == 0u) {
+        v = float(W(i, c));
+      } else {
         // Σ_{l=i..c} R(i, l) prev(l, c), unrolled by 4 (lavapipe ends an invocation's loops
         // after 65535 iterations in total)
         double s = W(i, c) * pdiag[c];
@@ -108,8 +171,7 @@ void main() {
         for (; l < c; ++l) s += W(i, l) * W(c, l);
         v = float(s);
       }
-      pc.r.v[wbase + e] = v;
     }
+    pc.r.v[wbase + e] = v;
   }
-  for (uint c = tid; c < k; c += 256u) pc.flags.v[b * k + c] = dep[c];
 }

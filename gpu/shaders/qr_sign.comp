@@ -1,19 +1,17 @@
 #version 460
-// The sign step of the GPU QR (gpu/qr.cpp), one workgroup per matrix, between the second
-// pass's qr_chol and qr_trsm: makes Q and R follow the sign convention of Householder QR
-// (LAPACK, Eigen: the CPU path), so that both devices return the same factors. CholeskyQR's
-// Q = Q1 R2⁻¹ has positive diagonal in R; Householder QR of the same matrix returns
+// Last step of the GPU QR (gpu/qr.cpp), one workgroup per matrix: makes Q and R follow the
+// sign convention of Householder QR (LAPACK, Eigen: the CPU path), so that both devices
+// return the same factors. With Q1 the first pass's Q and x = R2⁻¹ of the second pass, the
+// final Q = Q1 x has positive diagonal in R; Householder QR of the same matrix returns
 // Q diag(d), diag(d) R. d follows from the top k x k block T of Q alone: eliminating T as
 // Householder QR would (Ballard et al., "Reconstructing Householder vectors from tall-skinny
 // QR") gives at step i the pivot alpha = the i-th diagonal entry of the partly reduced
 // matrix; LAPACK's reflector maps it to beta = -sign(alpha) (alpha = 0 counts as +), except
 // when the part below the diagonal is zero (tail = 1 - alpha² ≈ 0, or i is the last row of a
-// square matrix): then there is no reflection and beta = alpha. Writes d (qr_trsm applies it
-// to Q) and scales the rows of r in place. T = Q1[:k] R2⁻¹ is formed here by forward
-// substitution (one row per thread, as qr_trsm does for all rows; dependent columns get the
-// same hash vectors). T lives in shared memory when it fits (spec constant 1 = KS ≥ k, rows
-// padded to KS + 1), else in `t`. The elimination runs on a 16 x 16 thread grid, one barrier
-// per step.
+// square matrix): then there is no reflection and beta = alpha. Writes x·diag(d) and
+// diag(d)·r in place. T and x live in shared memory when k ≤ KS ≤ 64 (spec constant 1; rows
+// padded to KS + 1), else T in `t` and x is read from device memory. Workgroup-scoped barriers, one per step (see qr_chol.comp).
+// Loops are unrolled by 4 (lavapipe ends an invocation's loops after 65535 iterations).
 // Defines: SHARED_T (0/1).
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
@@ -23,67 +21,79 @@ layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer Buf
   float v[];
 };
 layout(push_constant) uniform PC {
-  Buf_f32 q1;     // batch x n x k
-  Buf_f32 rt;     // batch x k x k: R2
-  Buf_u32 flags;  // batch x k: dependent columns of the second pass
-  Buf_f32 r;      // batch x k x k: R2 R1, rows scaled in place
-  Buf_f32 d;      // batch x k: the signs
-  Buf_f32c t;     // batch x k x k scratch (when !SHARED_T)
+  Buf_f32 q1;  // batch x n x k
+  Buf_f32 x;   // batch x k x k
+  Buf_f32 r;   // batch x k x k
+  Buf_f32c t;  // batch x k x k scratch (when !SHARED_T)
   uint n, k;
 } pc;
 
-shared float ds[256];
+shared float d[256];
 #if SHARED_T
+// T and x staged in shared memory (k ≤ 64, so each thread owns ≤ 16 entries of T)
 shared float Tsh[KS * (KS + 1u)];
+shared float Xsh[KS * (KS + 1u)];
 #define T(i, j) Tsh[(i) * (KS + 1u) + (j)]
-#define SYNC() barrier();
+#define X(i, j) Xsh[(i) * (KS + 1u) + (j)]
 #else
 #define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
+#define X(i, j) pc.x.v[b * kk + (i) * k + (j)]
+#endif
+// Shared-memory variant: barrier() alone (it orders shared memory); the device-memory
+// variant also needs the workgroup-scope fence for buffer memory.
+#if SHARED_T
+#define SYNC() barrier();
+#else
 #define SYNC()            \
   groupMemoryBarrier();   \
   barrier();
 #endif
 
-float hash_unit(uint i, uint j) {
-  uint h = (i * 0x9E3779B1u) ^ ((j + 1u) * 0x85EBCA77u);
-  h ^= h >> 15;
-  h *= 0x2C1B3C6Du;
-  h ^= h >> 12;
-  h *= 0x297A2D39u;
-  h ^= h >> 15;
-  return float(h >> 8) * (2.0 / 16777216.0) - 1.0;
-}
-
 void main() {
   uint tid = gl_LocalInvocationID.x, b = gl_WorkGroupID.x, k = pc.k, kk = k * k;
-  uint tx = tid % 16u, ty = tid / 16u;
-#define RT(i, j) pc.rt.v[b * kk + (i) * k + (j)]
-  // T = Q1[:k, :] R2⁻¹, row i by thread i
-  for (uint i = tid; i < k; i += 256u) {
-    uint off = (b * pc.n + i) * k;
-    for (uint l = 0u; l < k; ++l) {
-      if (pc.flags.v[b * k + l] != 0u) {
-        T(i, l) = hash_unit(i, l);
-        continue;
-      }
-      float s = pc.q1.v[off + l];
-      uint m = 0u;
-      for (; m + 4u <= l; m += 4u)
-        s -= (T(i, m) * RT(m, l) + T(i, m + 1u) * RT(m + 1u, l)) +
-             (T(i, m + 2u) * RT(m + 2u, l) + T(i, m + 3u) * RT(m + 3u, l));
-      for (; m < l; ++m) s -= T(i, m) * RT(m, l);
-      T(i, l) = s / RT(l, l);
-    }
+  uint qoff = b * pc.n * k;
+  // T = Q1[:k, :] · x (x upper triangular)
+#if SHARED_T
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+    T(i, c) = pc.q1.v[qoff + e];
+    X(i, c) = pc.x.v[b * kk + e];
   }
   SYNC()
-  // one barrier per step: every thread derives the step's pivot and sign itself; column i
-  // and row i are not written by step i
+  float acc[16];
+  uint n = 0u;
+#define QOF(i, l) T(i, l)
+#else
+#define QOF(i, l) pc.q1.v[qoff + (i) * k + (l)]
+#endif
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+#define QX(l) (QOF(i, l) * X(l, c))
+    float s = 0.0;
+    uint l = 0u;
+    for (; l + 4u <= c + 1u; l += 4u) s += QX(l) + QX(l + 1u) + QX(l + 2u) + QX(l + 3u);
+    for (; l <= c; ++l) s += QX(l);
+#if SHARED_T
+    acc[n++] = s;
+#else
+    T(i, c) = s;
+#endif
+  }
+#if SHARED_T
+  SYNC()
+  n = 0u;
+  for (uint e = tid; e < kk; e += 256u) T(e / k, e % k) = acc[n++];
+#endif
+  SYNC()
+  // one barrier per step, on a 16 x 16 thread grid: every thread derives the step's pivot and
+  // sign itself; column i and row i are not written by step i
+  uint tx = tid % 16u, ty = tid / 16u;
   for (uint i = 0u; i < k; ++i) {
     float alpha = T(i, i);
     float sg = alpha < 0.0 ? -1.0 : 1.0;
     bool no_tail = i + 1u == pc.n || 1.0 - alpha * alpha <= 1e-4;
     float di = no_tail ? sg : -sg;
-    if (tid == 0u) ds[i] = di;
+    if (tid == 0u) d[i] = di;
     if (!no_tail) {
       float inv = 1.0 / (alpha - di);
       for (uint rr = i + 1u + ty; rr < k; rr += 16u) {
@@ -93,6 +103,9 @@ void main() {
     }
     SYNC()
   }
-  for (uint c = tid; c < k; c += 256u) pc.d.v[b * k + c] = ds[c];
-  for (uint e = tid; e < kk; e += 256u) pc.r.v[b * kk + e] *= ds[e / k];
+  for (uint e = tid; e < kk; e += 256u) {
+    uint i = e / k, c = e % k;
+    pc.x.v[b * kk + e] *= d[c];
+    pc.r.v[b * kk + e] *= d[i];
+  }
 }
