@@ -189,6 +189,13 @@ TEST(GpuOps, MatmulMlpShapes) {
                  "x" + std::to_string(k));
     EXPECT_TRUE(check_mm({batch}, m, n, k, ta, tb, kx::float32, 69));
   }
+  // long K over few 64 x 64 tiles (the subspace step's shape, smaller): K split over
+  // workgroups in chunks of >= 512; both operand layouts, K not a multiple of the chunk
+  for (auto [m, n, k, ta, tb] : {std::tuple{2048, 64, 2100, false, false},
+                                 std::tuple{64, 2048, 2048, true, false}}) {
+    SCOPED_TRACE(std::to_string(m) + "x" + std::to_string(n) + "x" + std::to_string(k));
+    EXPECT_TRUE(check_mm({}, m, n, k, ta, tb, kx::float32, 71));
+  }
   // K = 0 with many outputs (the tiled path, not the one-per-output kernel): zeros
   EXPECT_TRUE(check([](auto& in, auto s) { return kx::matmul(in[0], in[1], s); },
                     {gt::rand({300, 0}, kx::float32), gt::rand({0, 300}, kx::float32)}, 0, 0));
