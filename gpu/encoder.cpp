@@ -96,6 +96,7 @@ void Encoder::begin() {
   serial_ += 1;
   commands_ = 0;
   dispatched_ = 0;
+  bound_ = VK_NULL_HANDLE;
   written_.clear();
   read_.clear();
   // Work submitted earlier may still write buffers this command buffer reads.
@@ -148,7 +149,11 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
     written_.insert(b.get());
     b->serial = serial_;
   }
-  vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+  // a chain of one kernel (e.g. 100 dependent multiplies) binds its pipeline once
+  if (pipeline != bound_) {
+    vkCmdBindPipeline(cb_, VK_PIPELINE_BIND_POINT_COMPUTE, pipeline);
+    bound_ = pipeline;
+  }
   if (push_size) vkCmdPushConstants(cb_, pipeline_layout(), VK_SHADER_STAGE_COMPUTE_BIT, 0, push_size, push);
   vkCmdDispatch(cb_, grid.x, grid.y, grid.z);
   if (profile::enabled() && !capturing_) profile::after(cb_, pipeline, nullptr);
@@ -166,6 +171,8 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
     if (inflight_.empty()) {  // the device is idle: give it what is recorded so far
       early_ = std::min(early_ * 2, kMaxCommands);
       flush();
+    } else {  // still busy: look again kFirstEarlySubmit dispatches later, not at every one
+      early_ = dispatched_ + kFirstEarlySubmit;
     }
   }
 }
@@ -304,6 +311,8 @@ void Encoder::begin_capture() {
   commands_ = 0;
   capture_dispatches_ = capture_barriers_ = 0;
   capturing_ = true;
+  saved_bound_ = bound_;
+  bound_ = VK_NULL_HANDLE;
 }
 
 void Encoder::restore_primary() {
@@ -315,6 +324,7 @@ void Encoder::restore_primary() {
   read_ = std::move(saved_.read);
   saved_ = {};
   capturing_ = false;
+  bound_ = saved_bound_;
 }
 
 Encoder::Captured Encoder::end_capture() {
@@ -400,6 +410,7 @@ void Encoder::execute(const Captured& c) {
   begin();
   barrier();
   vkCmdExecuteCommands(cb_, 1, &c.cb);
+  bound_ = VK_NULL_HANDLE;  // the secondary's bindings leave the primary's state undefined
   if (profile::enabled()) profile::after(cb_, VK_NULL_HANDLE, "replayed step");
   barrier();
   auto& s = detail::stats_mut();

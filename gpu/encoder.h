@@ -112,6 +112,8 @@ class Encoder {
   static constexpr uint32_t kFirstEarlySubmit = 8;
   uint32_t early_ = kFirstEarlySubmit;
   uint32_t dispatched_ = 0;  // dispatches recorded into this command buffer (not replays)
+  // Pipeline bound in the command buffer being recorded (saved while capturing).
+  VkPipeline bound_ = VK_NULL_HANDLE, saved_bound_ = VK_NULL_HANDLE;
   std::vector<std::shared_ptr<void>> keep_;
   std::unordered_set<const Buffer*> written_, read_;
   std::deque<InFlight> inflight_;
