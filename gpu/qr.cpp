@@ -55,10 +55,10 @@ Policy policy() {
 }
 // Householder QR costs ~4 m k² flops on the CPU; the GPU's cost grows with k (one-workgroup
 // steps, ~1 µs each on an H200) and hardly with m. Measured on the H200 host, a 256 x 32 QR
-// (seeds' subspace step, m k² = 2^18) is faster through the CPU, download and upload included
-// (step 0.14 ms vs 0.33 ms), a 4096 x 64 one (2^24) much slower there. From m k² = 2^22 on the
-// device runs it by default; smaller ones keep the CPU's exact Householder factors and its
-// NaN/Inf errors.
+// (seeds' subspace step, m k² = 2^18) is as fast through the CPU, download and upload included
+// (step 0.128-0.187 ms vs 0.152-0.155 ms on the device), a 4096 x 64 one (2^24) much slower
+// there. From m k² = 2^22 on the device runs it by default; smaller ones keep the CPU's exact
+// Householder factors and its NaN/Inf errors.
 constexpr uint64_t kMinWork = 1ull << 22;
 
 // The shared-memory dimension for a k x k matrix of `elem`-byte entries (rows padded by
