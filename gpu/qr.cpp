@@ -2,14 +2,14 @@
 // iteration): CholeskyQR2 with float64 Gram matrices.
 //
 //   pass 1: G = Zᵀ Z (qr_gram + qr_gram_sum, float64), G = R1ᵀ R1 and R1⁻¹ (qr_chol,
-//           float64), Q1 = Z R1⁻¹ (matmul), dependent columns of Z → pseudo-random (qr_fix)
+//           float64), Q1 = Z R1⁻¹ accumulated in float64, dependent columns of Z replaced by
+//           pseudo-random ones (qr_apply)
 //   pass 2: the same on Q1 → R2, R2⁻¹ and R = R2 R1 (qr_chol); Householder signs d folded
-//           into R2⁻¹ and R (qr_sign); Q = Q1 R2⁻¹ diag(d) (matmul)
+//           into R2⁻¹ and R (qr_sign); Q = Q1 R2⁻¹ diag(d) (qr_apply)
 //
 // Float64 Gram matrices make the first Cholesky succeed up to cond(Z) ~ 1e7; Q1 is then
 // orthonormal to ~cond · 6e-8, and the second pass brings ‖QᵀQ − I‖ to float32 rounding.
-// 10 dispatches per batch of matrices (+ split-K reduces of the matmuls), no host work, so
-// it records into replayed compiled steps. NaN/Inf in the input propagate to the outputs (the
+// 9 dispatches per batch of matrices, no host work, so it records into replayed compiled steps. NaN/Inf in the input propagate to the outputs (the
 // CPU path raises instead: raising here would need a host wait).
 #include "qr.h"
 
@@ -34,9 +34,9 @@ struct CholPC {
   uint64_t g, w, prev, x, r, flags;
   uint32_t k, has_prev;
 };
-struct FixPC {
-  uint64_t q, flags;
-  uint32_t n, k, total;
+struct ApplyPC {
+  uint64_t z, x, flags, q;
+  uint32_t n, k, has_flags;
 };
 struct SignPC {
   uint64_t q1, x, r, t;
@@ -113,6 +113,17 @@ void cholesky(const Buf& g, uint32_t k, uint32_t batch, const Buf& prev, const B
   if (!ks) writes.push_back(w);
   dispatch_variant("qr_chol", ks, &cp, sizeof(cp), Grid{batch, 1, 1}, reads, writes);
 }
+
+// q = z x (float64 accumulation); columns flagged in `flags` (when given) pseudo-random.
+void apply(const Buf& z, const Buf& x, const Buf& flags, const Buf& q, uint32_t n, uint32_t k,
+           uint32_t batch) {
+  ApplyPC ap{z->address(), x->address(), (flags ? flags : x)->address(), q->address(), n, k,
+             flags ? 1u : 0u};
+  std::vector<Buf> reads{z, x};
+  if (flags) reads.push_back(flags);
+  Encoder::get().dispatch(pipeline("qr_apply", {}), &ap, sizeof(ap),
+                          Grid{div_up(k, 16), div_up(n, 16), batch}, reads, {q});
+}
 }  // namespace
 
 void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>& outputs) {
@@ -133,29 +144,29 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   if (batch64 > caps.max_workgroup_count[0] || batch64 > caps.max_workgroup_count[1] ||
       batch64 > caps.max_workgroup_count[2])
     return fallback(p, inputs, outputs, "batch too large");
+  if (div_up(m, 16) > caps.max_workgroup_count[1])
+    return fallback(p, inputs, outputs, "too many rows");
   Buf bq = output(q), br = output(r);
   uint32_t batch = static_cast<uint32_t>(batch64);
   Buf z = input(a);
   size_t kk = size_t(k) * k * batch;
-  Buf x1 = temp(kk * 4), r1 = temp(kk * 4), x2 = temp(kk * 4);
+  // x1, x2: R⁻¹ in float64
+  Buf x1 = temp(kk * 8), r1 = temp(kk * 4), x2 = temp(kk * 8);
   Buf flags1 = temp(size_t(k) * batch * 4), flags2 = temp(size_t(k) * batch * 4);
   Buf q1 = temp(a.nbytes());
 
   cholesky(gram(z, m, k, batch), k, batch, nullptr, x1, r1, flags1);
-  matmul(z, x1, q1, m, k, k, batch, false, false, float32);
-  uint32_t total = static_cast<uint32_t>(a.size());
-  FixPC fp{q1->address(), flags1->address(), m, k, total};
-  dispatch("qr_fix", {kWorkgroup}, fp, grid_1d(div_up(total, kWorkgroup)), {flags1}, {q1});
+  apply(z, x1, flags1, q1, m, k, batch);
 
   cholesky(gram(q1, m, k, batch), k, batch, r1, x2, br, flags2);
   // T and x staged in shared memory (two padded k x k float matrices) up to k = 64
   uint32_t ks = k <= 64 ? shared_dim(k, 2 * sizeof(float), 1, 256 * 4) : 0;
-  Buf t = ks ? x1 : temp(kk * 4);
+  Buf t = ks ? r1 : temp(kk * 4);  // (an unused address in the shared variant)
   SignPC sp{q1->address(), x2->address(), br->address(), t->address(), m, k};
   std::vector<Buf> writes{x2, br};
   if (!ks) writes.push_back(t);
   dispatch_variant("qr_sign", ks, &sp, sizeof(sp), Grid{batch, 1, 1}, {q1}, writes);
-  matmul(q1, x2, bq, m, k, k, batch, false, false, float32);
+  apply(q1, x2, nullptr, bq, m, k, batch);
 }
 
 }  // namespace kiln::gpu

@@ -1,11 +1,11 @@
 #version 460
 // Third kernel of a CholeskyQR pass (gpu/qr.cpp), one workgroup per matrix: factors the Gram
 // matrix G = Rᵀ R (upper R) in float64 and writes
-//   x    = R⁻¹ (float32, k x k) for Q = Z x (a matmul),
+//   x    = R⁻¹ (float64, k x k) for Q = Z x (qr_apply.comp),
 //   r    = R · prev (float32) when has_prev (the R factor of both passes), else R,
 //   flags[j] = 1 where column j is numerically dependent on the columns before it.
 // A dependent column (pivot ≤ 1e-12 · G_jj, i.e. a residual below 1e-6 of the column's norm,
-// the float32 noise level) gets a zero row in R and a zero column in x; qr_fix.comp puts a
+// the float32 noise level) gets a zero row in R and a zero column in x; qr_apply.comp puts a
 // pseudo-random vector in that column of Q, which the second pass orthogonalises, so Q stays
 // orthonormal for rank-deficient input.
 // R⁻¹ is formed by blocks of 16: the diagonal blocks by back substitution (one column per
@@ -29,7 +29,7 @@ layout(push_constant) uniform PC {
   Buf_f64 g;     // batch * k * k, upper triangle (qr_gram_sum.comp)
   Buf_f64c w;    // batch * k * k scratch (when !SHARED_W)
   Buf_f32 prev;  // previous R factor (k x k per matrix) when has_prev
-  Buf_f32 x;
+  Buf_f64 x;
   Buf_f32 r;
   Buf_u32 flags;
   uint k, has_prev;
@@ -139,7 +139,7 @@ void main() {
   // x out, zero columns for dependent columns
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
-    pc.x.v[wbase + e] = dep[c] != 0u ? 0.0 : float(XV(i, c));
+    pc.x.v[wbase + e] = dep[c] != 0u ? 0.0LF : XV(i, c);
   }
   for (uint c = tid; c < k; c += 256u) pc.flags.v[b * k + c] = dep[c];
   SYNC()

@@ -20,9 +20,10 @@ layout(constant_id = 1) const uint KS = 16u;
 layout(buffer_reference, std430, buffer_reference_align = 4) coherent buffer Buf_f32c {
   float v[];
 };
+layout(buffer_reference, std430, buffer_reference_align = 8) buffer Buf_f64 { double v[]; };
 layout(push_constant) uniform PC {
   Buf_f32 q1;  // batch x n x k
-  Buf_f32 x;   // batch x k x k
+  Buf_f64 x;   // batch x k x k
   Buf_f32 r;   // batch x k x k
   Buf_f32c t;  // batch x k x k scratch (when !SHARED_T)
   uint n, k;
@@ -37,7 +38,7 @@ shared float Xsh[KS * (KS + 1u)];
 #define X(i, j) Xsh[(i) * (KS + 1u) + (j)]
 #else
 #define T(i, j) pc.t.v[b * kk + (i) * k + (j)]
-#define X(i, j) pc.x.v[b * kk + (i) * k + (j)]
+#define X(i, j) float(pc.x.v[b * kk + (i) * k + (j)])
 #endif
 // Shared-memory variant: barrier() alone (it orders shared memory); the device-memory
 // variant also needs the workgroup-scope fence for buffer memory.
@@ -57,7 +58,7 @@ void main() {
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
     T(i, c) = pc.q1.v[qoff + e];
-    X(i, c) = pc.x.v[b * kk + e];
+    X(i, c) = float(pc.x.v[b * kk + e]);
   }
   SYNC()
   float acc[16];
@@ -105,7 +106,7 @@ void main() {
   }
   for (uint e = tid; e < kk; e += 256u) {
     uint i = e / k, c = e % k;
-    pc.x.v[b * kk + e] *= d[c];
+    pc.x.v[b * kk + e] *= double(d[c]);
     pc.r.v[b * kk + e] *= d[i];
   }
 }
