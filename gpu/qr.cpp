@@ -54,12 +54,12 @@ Policy policy() {
   return Policy::automatic;
 }
 // Householder QR costs ~4 m k² flops on the CPU; the GPU's cost grows with k (one-workgroup
-// steps, ~1 µs each on an H200) and hardly with m. Measured on the H200 host, a 256 x 32 QR
-// (seeds' subspace step, m k² = 2^18) is as fast through the CPU, download and upload included
-// (step 0.128-0.187 ms vs 0.152-0.155 ms on the device), a 4096 x 64 one (2^24) much slower
-// there. From m k² = 2^22 on the device runs it by default; smaller ones keep the CPU's exact
-// Householder factors and its NaN/Inf errors.
-constexpr uint64_t kMinWork = 1ull << 22;
+// steps, ~1 µs each on an H200) and hardly with m. Measured on the H200 host, the seeds'
+// subspace step (a 256 x 32 QR, m k² = 2^18) takes 0.150-0.155 ms with the device kernels and
+// 0.128-0.196 ms through the CPU (download and upload included) depending on the host's load;
+// a 4096 x 64 QR is much slower there. From m k² = 2^18 on the device runs it by default;
+// smaller ones keep the CPU's exact Householder factors and its NaN/Inf errors.
+constexpr uint64_t kMinWork = 1ull << 18;
 
 // The shared-memory dimension for a k x k matrix of `elem`-byte entries (rows padded by
 // `pad`) plus `extra` bytes of other shared arrays: k rounded up to 16 (bounding the pipeline
@@ -139,7 +139,7 @@ void eval_qr(Primitive& p, const std::vector<array>& inputs, std::vector<array>&
   Policy pol = policy();
   if (pol == Policy::never) return fallback(p, inputs, outputs, "KILN_GPU_QR=0");
   if (pol == Policy::automatic && uint64_t(m) * k * k < kMinWork)
-    return fallback(p, inputs, outputs, "small matrix (m k² < 2^22; KILN_GPU_QR=1 forces the GPU)");
+    return fallback(p, inputs, outputs, "small matrix (m k² < 2^18; KILN_GPU_QR=1 forces the GPU)");
   uint64_t batch64 = a.size() / (uint64_t(m) * k);
   if (batch64 > caps.max_workgroup_count[0] || batch64 > caps.max_workgroup_count[1] ||
       batch64 > caps.max_workgroup_count[2])

@@ -526,7 +526,7 @@ TEST_F(Linalg, GpuMatchesCpu) {
   EXPECT_LE(fro_diff(step_gpu, host(la::subspace_step(device(a), V, cpu))), 1e-4);
 }
 
-// The Vulkan QR (gpu/qr.cpp): float32, n <= min(m, 256); by default only from m n² = 2^22 on,
+// The Vulkan QR (gpu/qr.cpp): float32, n <= min(m, 256); by default only from m n² = 2^18 on,
 // so these tests force it with KILN_GPU_QR=1.
 namespace {
 struct ForceGpuQr {
@@ -654,14 +654,14 @@ TEST_F(Linalg, GpuQrRunsOnDeviceAndElsewhereFallsBack) {
     return kx::gpu::detail::kernel_stats();
   };
   {
-    // by default (auto): from m n² = 2^22 on, on the device, no host round trip
+    // by default (auto): from m n² = 2^18 on, on the device, no host round trip
     Mat big = cast_f32(gaussian(1024, 64, gen));
     auto st = gpu_work(on_gpu(big));
     EXPECT_EQ(st.fallbacks, 0u);
     EXPECT_EQ(st.downloads, 0u);
     EXPECT_EQ(st.dispatches, 9u);  // 2 x (gram, gram_sum, chol, apply) + sign
-    // smaller: the CPU path, exactly the CPU's factors
-    Mat small = cast_f32(gaussian(256, 32, gen));
+    // smaller: the CPU path
+    Mat small = cast_f32(gaussian(128, 32, gen));
     EXPECT_EQ(gpu_work(on_gpu(small)).fallbacks, 1u);
     ForceGpuQr never("0");
     EXPECT_EQ(gpu_work(on_gpu(big)).fallbacks, 1u);
