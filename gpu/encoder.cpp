@@ -1,5 +1,6 @@
 #include "encoder.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
@@ -119,8 +120,8 @@ void Encoder::barrier() {
 void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
                           std::initializer_list<const Buf*> writes) {
   bool need = false;
-  for (auto* r : reads) need = need || written_.count(r->get());
-  for (auto* w : writes) need = need || written_.count(w->get()) || read_.count(w->get());
+  for (auto* r : reads) need = need || written_.contains(r->get());
+  for (auto* w : writes) need = need || written_.contains(w->get()) || read_.contains(w->get());
   if (need) barrier();
   for (auto* r : reads) read_.insert(r->get());
   for (auto* w : writes) {
@@ -129,25 +130,55 @@ void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
   }
 }
 
-void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
-                       std::initializer_list<Buf> reads, std::initializer_list<Buf> writes) {
-  dispatch(pipeline, push, push_size, grid, std::vector<Buf>(reads), std::vector<Buf>(writes));
+size_t BufferSet::slot(const Buffer* b) const {
+  size_t mask = slots_.size() - 1;
+  size_t i = (reinterpret_cast<uintptr_t>(b) >> 4) * 0x9E3779B97F4A7C15ull >> 40 & mask;
+  while (slots_[i] && slots_[i] != b) i = (i + 1) & mask;
+  return i;
 }
 
+bool BufferSet::contains(const Buffer* b) const {
+  return !slots_.empty() && slots_[slot(b)] == b;
+}
+
+void BufferSet::insert(const Buffer* b) {
+  if (slots_.empty()) slots_.assign(64, nullptr);  // moved from
+  size_t i = slot(b);
+  if (slots_[i]) return;
+  if (2 * (used_.size() + 1) > slots_.size()) {  // keep the load ≤ 1/2
+    std::vector<const Buffer*> old;
+    old.reserve(used_.size());
+    for (size_t u : used_) old.push_back(slots_[u]);
+    slots_.assign(slots_.size() * 2, nullptr);
+    used_.clear();
+    for (const Buffer* o : old) insert(o);
+    i = slot(b);
+  }
+  slots_[i] = b;
+  used_.push_back(i);
+}
+
+void BufferSet::clear() {
+  for (size_t u : used_) slots_[u] = nullptr;
+  used_.clear();
+}
+
+
 void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
-                       const std::vector<Buf>& reads, const std::vector<Buf>& writes) {
+                       const Buf* reads, size_t n_reads, const Buf* writes, size_t n_writes) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;
   begin();
-  for (auto& b : reads) keep_.push_back(b);
-  for (auto& b : writes) keep_.push_back(b);
+  for (size_t i = 0; i < n_reads; ++i) keep_.push_back(reads[i]);
+  for (size_t i = 0; i < n_writes; ++i) keep_.push_back(writes[i]);
   bool need = false;
-  for (auto& b : reads) need = need || written_.count(b.get());
-  for (auto& b : writes) need = need || written_.count(b.get()) || read_.count(b.get());
+  for (size_t i = 0; i < n_reads; ++i) need = need || written_.contains(reads[i].get());
+  for (size_t i = 0; i < n_writes; ++i)
+    need = need || written_.contains(writes[i].get()) || read_.contains(writes[i].get());
   if (need) barrier();
-  for (auto& b : reads) read_.insert(b.get());
-  for (auto& b : writes) {
-    written_.insert(b.get());
-    b->serial = serial_;
+  for (size_t i = 0; i < n_reads; ++i) read_.insert(reads[i].get());
+  for (size_t i = 0; i < n_writes; ++i) {
+    written_.insert(writes[i].get());
+    writes[i]->serial = serial_;
   }
   // a chain of one kernel (e.g. 100 dependent multiplies) binds its pipeline once
   if (pipeline != bound_) {
@@ -422,8 +453,13 @@ void Encoder::execute(const Captured& c) {
 
 // ---------------------------------------------------------------- pipelines
 namespace {
+// Looked up with a string_view (no allocation per dispatch).
+struct KeyHash {
+  using is_transparent = void;
+  size_t operator()(std::string_view k) const { return std::hash<std::string_view>{}(k); }
+};
 struct PipelineCache {
-  std::unordered_map<std::string, VkPipeline> pipelines;
+  std::unordered_map<std::string, VkPipeline, KeyHash, std::equal_to<>> pipelines;
   std::unordered_map<std::string_view, VkShaderModule> modules;
 };
 PipelineCache& cache() {
@@ -436,11 +472,19 @@ bool has_shader(const char* shader) { return find_shader(shader) != nullptr; }
 
 VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   auto& pc = cache();
-  std::string key = shader;
+  // key "shader:spec0:spec1..." formatted into a stack buffer
+  char buf[256];
+  size_t n = std::min(std::strlen(shader), sizeof(buf) - 1);
+  std::memcpy(buf, shader, n);
   for (uint32_t s : spec) {
-    key += ':';
-    key += std::to_string(s);
+    char digits[11];
+    int d = 0;
+    do digits[d++] = static_cast<char>('0' + s % 10); while ((s /= 10) != 0);
+    if (n + d + 1 >= sizeof(buf)) break;
+    buf[n++] = ':';
+    while (d > 0) buf[n++] = digits[--d];
   }
+  std::string_view key(buf, n);
   auto it = pc.pipelines.find(key);
   if (it != pc.pipelines.end()) return it->second;
   Context& c = Context::require();
@@ -472,9 +516,9 @@ VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   VkPipeline p;
   vk_check(vkCreateComputePipelines(c.device, pipeline_cache(), 1, &ci, nullptr, &p),
            "vkCreateComputePipelines");
-  pc.pipelines.emplace(key, p);
-  profile::name_pipeline(p, key);
-  log("pipeline " + key);
+  pc.pipelines.emplace(std::string(key), p);
+  profile::name_pipeline(p, std::string(key));
+  log("pipeline " + std::string(key));
   return p;
 }
 

@@ -9,7 +9,6 @@
 #include <initializer_list>
 #include <memory>
 #include <stdexcept>
-#include <unordered_set>
 #include <vector>
 
 #include "memory.h"
@@ -17,6 +16,21 @@
 namespace kiln::gpu {
 
 using Buf = std::shared_ptr<Buffer>;
+
+// The buffers touched since the last barrier: an open-addressing set of pointers that allocates
+// only when it grows and clears in O(size) (a node-based set allocated on every insert, which
+// a chain of tiny dependent ops paid at every dispatch). Empty after a move, then usable again.
+class BufferSet {
+ public:
+  bool contains(const Buffer* b) const;
+  void insert(const Buffer* b);
+  void clear();
+
+ private:
+  size_t slot(const Buffer* b) const;
+  std::vector<const Buffer*> slots_ = std::vector<const Buffer*>(64, nullptr);
+  std::vector<size_t> used_;  // occupied slot indices, for clear()
+};
 
 // Small host data a kernel reads (argument tables, shapes): upload (BAR) or staging memory
 // normally; device memory written once when recording a replayable step (gpu/replay.cpp).
@@ -45,9 +59,17 @@ class Encoder {
   Encoder& operator=(const Encoder&) = delete;
 
   void dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
-                std::initializer_list<Buf> reads, std::initializer_list<Buf> writes);
+                std::initializer_list<Buf> reads, std::initializer_list<Buf> writes) {
+    dispatch(pipeline, push, push_size, grid, reads.begin(), reads.size(), writes.begin(),
+             writes.size());
+  }
   void dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
-                const std::vector<Buf>& reads, const std::vector<Buf>& writes);
+                const std::vector<Buf>& reads, const std::vector<Buf>& writes) {
+    dispatch(pipeline, push, push_size, grid, reads.data(), reads.size(), writes.data(),
+             writes.size());
+  }
+  void dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
+                const Buf* reads, size_t n_reads, const Buf* writes, size_t n_writes);
   void copy(const Buf& src, uint64_t src_off, const Buf& dst, uint64_t dst_off, uint64_t bytes);
   // Fills bytes (a multiple of 4) of dst with a 32-bit pattern.
   void fill(const Buf& dst, uint64_t off, uint64_t bytes, uint32_t value);
@@ -115,7 +137,7 @@ class Encoder {
   // Pipeline bound in the command buffer being recorded (saved while capturing).
   VkPipeline bound_ = VK_NULL_HANDLE, saved_bound_ = VK_NULL_HANDLE;
   std::vector<std::shared_ptr<void>> keep_;
-  std::unordered_set<const Buffer*> written_, read_;
+  BufferSet written_, read_;
   std::deque<InFlight> inflight_;
   std::vector<VkCommandBuffer> free_cbs_;
   // capture state, and the primary's state saved while capturing
@@ -126,7 +148,7 @@ class Encoder {
     bool recording;
     uint32_t commands;
     std::vector<std::shared_ptr<void>> keep;
-    std::unordered_set<const Buffer*> written, read;
+    BufferSet written, read;
   } saved_{};
   void restore_primary();
   std::vector<VkFence> free_fences_;
