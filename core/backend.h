@@ -9,8 +9,9 @@
 namespace kiln::gpu::detail {
 // True when a Vulkan device could be opened (never throws).
 bool available();
-// Records the evaluation of `a`'s primitive on the GPU (may fall back to the CPU).
-void eval(array& a);
+// Records the evaluation of `a`'s primitive into `outputs` (a.outputs()) on the GPU (may fall
+// back to the CPU).
+void eval(array& a, std::vector<array>& outputs);
 // Submits what was recorded since the last finalize; waits for completion when `wait`.
 void finalize(bool wait);
 // Before a waiting finalize: tiny outputs of the eval (a loss, a step count) produced by the

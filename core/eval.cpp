@@ -56,7 +56,7 @@ void eval_impl(std::vector<array> outputs, bool async) {
     auto outs = a.outputs();
     Primitive& p = a.primitive();
     if (p.device().type == Device::gpu) {
-      gpu::detail::eval(a);
+      gpu::detail::eval(a, outs);
       used_gpu = true;
     } else {
       p.eval_cpu(a.inputs(), outs);

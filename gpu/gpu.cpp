@@ -28,11 +28,10 @@ bool device_memory_mapped() {
   return c && c->mapped;
 }
 
-void eval(array& a) {
+void eval(array& a, std::vector<array>& outputs) {
   Context& c = Context::require();
   std::lock_guard<std::recursive_mutex> lk(c.mutex);
-  auto outs = a.outputs();
-  a.primitive().eval_gpu(a.inputs(), outs);
+  a.primitive().eval_gpu(a.inputs(), outputs);
 }
 
 void finalize(bool wait) {
@@ -177,7 +176,7 @@ bool dtype_supported(Dtype d) {
     default: return true;
   }
 }
-bool all_supported(const std::vector<array>& arrays) {
+bool all_supported(std::initializer_list<array> arrays) {
   for (auto& a : arrays)
     if (!dtype_supported(a.dtype())) return false;
   return true;

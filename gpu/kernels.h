@@ -28,7 +28,7 @@ const char* dt(Dtype d);
 const char* xt(Dtype d);
 // True when the device can store/compute this dtype in shaders.
 bool dtype_supported(Dtype d);
-bool all_supported(const std::vector<array>& arrays);
+bool all_supported(std::initializer_list<array> arrays);
 
 // Records one dispatch of `shader` with push constants `pc`.
 template <typename PC>
