@@ -139,9 +139,9 @@ std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id, b
   if (cls > c.caps.max_allocation) throw oom("larger than the device's maximum allocation");
   Allocation a;
   auto it = pool.cache.find(cls);
-  if (it != pool.cache.end()) {
-    a = it->second;
-    pool.cache.erase(it);
+  if (it != pool.cache.end() && !it->second.empty()) {
+    a = it->second.back();
+    it->second.pop_back();
     cached_ -= cls;
   } else if (!try_fresh(pool, cls, a)) {
     if (fallible) return nullptr;
@@ -160,7 +160,7 @@ std::shared_ptr<Buffer> Allocator::allocate(Pool& pool, size_t nbytes, int id, b
 void Allocator::release(const Allocation& a, int pool) {
   std::lock_guard<std::recursive_mutex> lk(Context::require().mutex);
   active_ -= a.size;
-  (pool == 1 ? staging_ : pool == 2 ? upload_ : device_).cache.emplace(a.size, a);
+  (pool == 1 ? staging_ : pool == 2 ? upload_ : device_).cache[a.size].push_back(a);
   cached_ += a.size;
 }
 
@@ -185,10 +185,11 @@ void Allocator::give_back(Pool& pool, const Allocation& a) {
 
 void Allocator::trim(Pool& pool) {
   Context& c = Context::require();
-  for (auto& [cls, a] : pool.cache) {
-    give_back(pool, a);
-    cached_ -= cls;
-  }
+  for (auto& [cls, list] : pool.cache)
+    for (auto& a : list) {
+      give_back(pool, a);
+      cached_ -= cls;
+    }
   pool.cache.clear();
   auto& bl = pool.blocks;
   for (auto it = bl.begin(); it != bl.end();) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 #include "../core/array.h"
@@ -86,7 +87,8 @@ class Allocator {
     bool host_visible = false;
     uint64_t block = 0;  // block size (0: the allocator's)
     std::vector<std::unique_ptr<Block>> blocks;
-    std::multimap<uint64_t, Allocation> cache;
+    // freed allocations by size class, reused last-in first-out (no allocation per reuse)
+    std::unordered_map<uint64_t, std::vector<Allocation>> cache;
   };
   Allocator();
   // id: the pool (0 device, 1 staging, 2 upload). fallible: nullptr instead of trimming,
