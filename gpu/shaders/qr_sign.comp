@@ -1,5 +1,5 @@
 #version 460
-// Last step of the GPU QR (gpu/qr.cpp), one workgroup per matrix: makes Q and R follow the
+// Sign step of the GPU QR (gpu/qr.cpp), one workgroup per matrix, before the last qr_apply: makes Q and R follow the
 // sign convention of Householder QR (LAPACK, Eigen: the CPU path), so that both devices
 // return the same factors. With Q1 the first pass's Q and x = R2⁻¹ of the second pass, the
 // final Q = Q1 x has positive diagonal in R; Householder QR of the same matrix returns
@@ -9,9 +9,11 @@
 // matrix; LAPACK's reflector maps it to beta = -sign(alpha) (alpha = 0 counts as +), except
 // when the part below the diagonal is zero (tail = 1 - alpha² ≈ 0, or i is the last row of a
 // square matrix): then there is no reflection and beta = alpha. Writes x·diag(d) and
-// diag(d)·r in place. T and x live in shared memory when k ≤ KS ≤ 64 (spec constant 1; rows
-// padded to KS + 1), else T in `t` and x is read from device memory. Workgroup-scoped barriers, one per step (see qr_chol.comp).
-// Loops are unrolled by 4 (lavapipe ends an invocation's loops after 65535 iterations).
+// diag(d)·r in place (x is float64, qr_apply.comp then forms Q). T and x (as float32: only
+// signs are needed) live in shared memory when k ≤ KS ≤ 64 (spec constant 1; rows padded to
+// KS + 1), else T in `t` and x is read from device memory. One barrier per elimination step
+// on a 16 x 16 thread grid. Loops are unrolled by 4 (lavapipe ends an invocation's loops after
+// 65535 iterations in total).
 // Defines: SHARED_T (0/1).
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
