@@ -280,48 +280,26 @@ std::vector<array> CompiledFunctionImpl::replay(const CacheEntry& e,
                                                 const std::vector<array>& args,
                                                 const std::vector<array>& captured) {
   const Graph& g = e.graph;
-  std::unordered_map<uintptr_t, array> map;
-  map.reserve(g.tape.size() * 2 + g.inputs.size());
-  size_t na = args.size();
-  for (size_t i = 0; i < g.inputs.size(); ++i)
-    map.emplace(g.inputs[i].id(), i < na ? args[i] : captured[i - na]);
-  auto get = [&](const array& a) -> const array& {
-    auto it = map.find(a.id());
-    return it == map.end() ? a : it->second;
-  };
-  for (size_t t = 0; t < g.tape.size(); ++t) {
-    const array& node = g.tape[t];
-    std::vector<array> ins;
-    ins.reserve(node.inputs().size());
-    bool same_shapes = true;
-    for (auto& in : node.inputs()) {
-      ins.push_back(get(in));
-      same_shapes = same_shapes && ins.back().shape() == in.shape();
-    }
-    auto old_outs = node.outputs();
-    std::vector<Shape> shapes;
-    if (e.sig.shapeless && !same_shapes) {
-      try {
-        shapes = node.primitive().output_shapes(ins);
-      } catch (const std::invalid_argument& err) {
-        throw std::invalid_argument(std::string(err.what()) +
-                                    " (while replaying a shapeless compiled function)");
+  std::vector<array> actual(args);
+  actual.insert(actual.end(), captured.begin(), captured.end());
+  auto r = rebuild_tape(g.inputs, actual, g.tape, [&](size_t t, const std::vector<array>& ins) {
+    // shapeless entries infer a node's shapes again when its inputs' shapes changed
+    if (e.sig.shapeless) {
+      const auto& traced = g.tape[t].inputs();
+      for (size_t i = 0; i < ins.size(); ++i) {
+        if (ins[i].shape() == traced[i].shape()) continue;
+        try {
+          return g.tape[t].primitive().output_shapes(ins);
+        } catch (const std::invalid_argument& err) {
+          throw std::invalid_argument(std::string(err.what()) +
+                                      " (while replaying a shapeless compiled function)");
+        }
       }
-    } else {
-      shapes = e.out_shapes[t];
     }
-    std::vector<Dtype> dtypes;
-    for (auto& o : old_outs) dtypes.push_back(o.dtype());
-    std::vector<array> outs;
-    if (old_outs.size() == 1) {
-      outs.push_back(array(std::move(shapes[0]), dtypes[0], node.primitive_ptr(), std::move(ins)));
-    } else {
-      outs = array::make_arrays(std::move(shapes), std::move(dtypes), node.primitive_ptr(), ins);
-    }
-    for (size_t i = 0; i < old_outs.size(); ++i) map.insert_or_assign(old_outs[i].id(), outs[i]);
-  }
+    return e.out_shapes[t];
+  });
   std::vector<array> result;
-  for (auto& o : g.outputs) result.push_back(get(o));
+  for (auto& o : g.outputs) result.push_back(r.get(o));
   return result;
 }
 

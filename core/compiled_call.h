@@ -4,14 +4,33 @@
 // compile/ creates it only when the entry can run that way (docs/compile.md, "GPU replay").
 #pragma once
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "primitives.h"
 
 namespace kiln {
+
+// A traced tape rebuilt over actual inputs: one new lazy node per tape node, same primitive.
+// Shared by compile's node-by-node replay (with shapeless shapes) and CompiledProgram::expand.
+struct RebuiltTape {
+  std::unordered_map<uintptr_t, array> map;  // tape / placeholder array id → its rebuilt array
+  std::vector<array> nodes;                  // new nodes in tape order (first output of each)
+  // The rebuilt array of a traced one (a constant of the trace is itself).
+  const array& get(const array& a) const {
+    auto it = map.find(a.id());
+    return it == map.end() ? a : it->second;
+  }
+};
+// `shapes(t, ins)` gives tape node t's output shapes over its rebuilt inputs `ins`.
+RebuiltTape rebuild_tape(
+    const std::vector<array>& placeholders, const std::vector<array>& actual,
+    const std::vector<array>& tape,
+    const std::function<std::vector<Shape>(size_t, const std::vector<array>&)>& shapes);
 
 // The traced program of a compile cache entry, shared by every CompiledCall node of it.
 struct CompiledProgram {

@@ -474,13 +474,17 @@ VkPipeline pipeline(const char* shader, std::initializer_list<uint32_t> spec) {
   auto& pc = cache();
   // key "shader:spec0:spec1..." formatted into a stack buffer
   char buf[256];
-  size_t n = std::min(std::strlen(shader), sizeof(buf) - 1);
+  size_t n = std::strlen(shader);
+  auto too_long = [&] {
+    return std::logic_error(std::string("[gpu] pipeline key too long: ") + shader);
+  };
+  if (n >= sizeof(buf)) throw too_long();
   std::memcpy(buf, shader, n);
   for (uint32_t s : spec) {
     char digits[11];
     int d = 0;
     do digits[d++] = static_cast<char>('0' + s % 10); while ((s /= 10) != 0);
-    if (n + d + 1 >= sizeof(buf)) break;
+    if (n + d + 1 > sizeof(buf)) throw too_long();
     buf[n++] = ':';
     while (d > 0) buf[n++] = digits[--d];
   }
