@@ -97,6 +97,7 @@ void Encoder::begin() {
   serial_ += 1;
   commands_ = 0;
   dispatched_ = 0;
+  early_ = kEarlySubmitEvery;
   bound_ = VK_NULL_HANDLE;
   written_.clear();
   read_.clear();
@@ -199,11 +200,10 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
     flush();
   } else if (dispatched_ >= early_ && early_submit_enabled()) {
     retire();
-    if (inflight_.empty()) {  // the device is idle: give it what is recorded so far
-      early_ = std::min(early_ * 2, kMaxCommands);
+    if (inflight_.size() <= 1) {  // the device is about to run dry: give it what is recorded
       flush();
-    } else {  // still busy: look again kFirstEarlySubmit dispatches later, not at every one
-      early_ = dispatched_ + kFirstEarlySubmit;
+    } else {  // two submissions still queued: look again kEarlySubmitEvery dispatches later
+      early_ = dispatched_ + kEarlySubmitEvery;
     }
   }
 }

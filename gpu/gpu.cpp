@@ -38,7 +38,6 @@ void finalize(bool wait) {
   Context& c = Context::require();
   std::lock_guard<std::recursive_mutex> lk(c.mutex);
   Encoder::get().flush();
-  Encoder::get().reset_early_submit();
   if (wait) Encoder::get().wait_all();
 }
 
