@@ -131,19 +131,25 @@ size_t set_cache_limit(size_t limit) { return host_cache().set_limit_and_trim(li
 void clear_cache() { host_cache().clear(); }
 size_t get_cache_memory() { return host_cache().cached(); }
 
-Data::Data(size_t nbytes) : nbytes_(nbytes), host_(aligned_host_alloc(nbytes)) {}
+Data::Data(size_t nbytes) : nbytes_(nbytes), host_(allocate_host()) {}
 Data::Data(size_t nbytes, std::shared_ptr<DeviceBuffer> dev)
     : device(std::move(dev)), nbytes_(nbytes) {}
-Data::~Data() { host_free(host_, nbytes_); }
+Data::~Data() {
+  if (host_ != inline_) host_free(host_, nbytes_);
+}
+
+void* Data::allocate_host() {
+  return nbytes_ <= kInlineBytes ? inline_ : aligned_host_alloc(nbytes_);
+}
 
 void* Data::host() {
   if (!host_) {
-    void* p = aligned_host_alloc(nbytes_);
+    void* p = allocate_host();
     if (device && nbytes_ > 0) {
       try {
         gpu::detail::download(*device, p, nbytes_);
       } catch (...) {
-        host_free(p, nbytes_);
+        if (p != inline_) host_free(p, nbytes_);
         throw;
       }
     }
@@ -285,8 +291,6 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
   }
   node->inputs = std::move(inputs);
   node->outputs.push_back(desc_);
-  node->shapes.push_back(desc_->shape);
-  node->dtypes.push_back(dtype);
   desc_->node = std::move(node);
 }
 
@@ -410,10 +414,18 @@ std::vector<array>& array::inputs() {
   return desc_->node->inputs;
 }
 std::vector<array> array::outputs() const {
-  check();
-  if (!desc_->node) return {*this};
-  auto& node = *desc_->node;
   std::vector<array> outs;
+  outputs(outs);
+  return outs;
+}
+void array::outputs(std::vector<array>& outs) const {
+  check();
+  outs.clear();
+  if (!desc_->node || desc_->node->outputs.size() == 1) {
+    outs.push_back(*this);
+    return;
+  }
+  auto& node = *desc_->node;
   for (size_t i = 0; i < node.outputs.size(); ++i) {
     array a;
     a.desc_ = node.outputs[i].lock();
@@ -431,7 +443,6 @@ std::vector<array> array::outputs() const {
     }
     outs.push_back(a);
   }
-  return outs;
 }
 std::vector<array> array::siblings() const {
   auto outs = outputs();
@@ -483,8 +494,6 @@ void array::set_primitive(std::shared_ptr<Primitive> p, std::vector<array> input
   node->primitive = std::move(p);
   node->inputs = std::move(inputs);
   node->outputs.push_back(desc_);
-  node->shapes.push_back(desc_->shape);
-  node->dtypes.push_back(desc_->dtype);
   desc_->position = 0;
   desc_->node = std::move(node);
 }

@@ -43,8 +43,13 @@ struct Data {
   std::shared_ptr<DeviceBuffer> device;  // set when a device copy exists
 
  private:
+  // Scalars and tiny arrays live inside the Data (no separate allocation); larger ones in
+  // 64-byte aligned heap memory.
+  static constexpr size_t kInlineBytes = 16;
+  void* allocate_host();
   size_t nbytes_;
   void* host_ = nullptr;
+  alignas(16) unsigned char inline_[kInlineBytes];
 };
 
 // Freed host buffers of 64 KiB and more are kept for reuse (fresh pages fault on first
@@ -126,6 +131,7 @@ class array {
   std::vector<array> siblings() const;  // the other outputs of its primitive
   int sibling_position() const;
   std::vector<array> outputs() const;  // all outputs of its primitive, this one in place
+  void outputs(std::vector<array>& out) const;  // the same into a reused vector (eval's loop)
 
   bool is_available() const;  // data present (or being computed on a device)
   bool is_placeholder() const;
@@ -167,6 +173,8 @@ struct Node {
   std::shared_ptr<Primitive> primitive;
   std::vector<array> inputs;
   std::vector<std::weak_ptr<ArrayDesc>> outputs;
+  // Shapes and dtypes of the outputs of a multi-output node, to recreate one the user dropped;
+  // empty for a single output (the array asking for its outputs is that output).
   std::vector<Shape> shapes;
   std::vector<Dtype> dtypes;
   ~Node();  // releases long input chains iteratively (no deep recursion)

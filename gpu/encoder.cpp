@@ -89,6 +89,10 @@ void Encoder::begin() {
   if (free_cbs_.empty()) free_cbs_.push_back(allocate_cb(VK_COMMAND_BUFFER_LEVEL_PRIMARY));
   cb_ = free_cbs_.back();
   free_cbs_.pop_back();
+  if (keep_.capacity() == 0 && !free_keeps_.empty()) {
+    keep_ = std::move(free_keeps_.back());
+    free_keeps_.pop_back();
+  }
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
   bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
   vk_check(vkBeginCommandBuffer(cb_, &bi), "vkBeginCommandBuffer");
@@ -285,6 +289,7 @@ void Encoder::retire() {
     auto keep = std::move(f.keep);
     inflight_.pop_front();
     keep.clear();  // may return buffers to the allocator
+    if (free_keeps_.size() < 4) free_keeps_.push_back(std::move(keep));  // reused by begin()
   }
 }
 

@@ -139,6 +139,7 @@ class Encoder {
   // Pipeline bound in the command buffer being recorded (saved while capturing).
   VkPipeline bound_ = VK_NULL_HANDLE, saved_bound_ = VK_NULL_HANDLE;
   std::vector<std::shared_ptr<void>> keep_;
+  std::vector<std::vector<std::shared_ptr<void>>> free_keeps_;  // emptied keep lists, capacity kept
   BufferSet written_, read_;
   std::deque<InFlight> inflight_;
   std::vector<VkCommandBuffer> free_cbs_;
