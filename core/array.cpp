@@ -290,7 +290,6 @@ array::array(Shape shape, Dtype dtype, std::shared_ptr<Primitive> primitive,
     if (in.desc_->tracer) desc_->tracer = true;
   }
   node->inputs = std::move(inputs);
-  node->outputs.push_back(desc_);
   desc_->node = std::move(node);
 }
 
@@ -319,6 +318,7 @@ std::vector<array> array::make_arrays(std::vector<Shape> shapes, std::vector<Dty
     node->outputs.push_back(a.desc_);
     outs.push_back(a);
   }
+  node->n_outputs = outs.size();
   node->shapes = std::move(shapes);
   node->dtypes = std::move(dtypes);
   return outs;
@@ -421,7 +421,7 @@ std::vector<array> array::outputs() const {
 void array::outputs(std::vector<array>& outs) const {
   check();
   outs.clear();
-  if (!desc_->node || desc_->node->outputs.size() == 1) {
+  if (!desc_->node || desc_->node->n_outputs == 1) {
     outs.push_back(*this);
     return;
   }
@@ -493,7 +493,6 @@ void array::set_primitive(std::shared_ptr<Primitive> p, std::vector<array> input
   desc_->device = p->device();
   node->primitive = std::move(p);
   node->inputs = std::move(inputs);
-  node->outputs.push_back(desc_);
   desc_->position = 0;
   desc_->node = std::move(node);
 }

@@ -172,9 +172,10 @@ namespace detail {
 struct Node {
   std::shared_ptr<Primitive> primitive;
   std::vector<array> inputs;
+  size_t n_outputs = 1;
+  // The outputs of a multi-output node, with their shapes and dtypes to recreate one the user
+  // dropped; all empty for a single output (the array asking for its outputs is that output).
   std::vector<std::weak_ptr<ArrayDesc>> outputs;
-  // Shapes and dtypes of the outputs of a multi-output node, to recreate one the user dropped;
-  // empty for a single output (the array asking for its outputs is that output).
   std::vector<Shape> shapes;
   std::vector<Dtype> dtypes;
   ~Node();  // releases long input chains iteratively (no deep recursion)

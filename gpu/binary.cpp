@@ -45,8 +45,14 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   Buf xa = scalar == 4 ? Buf() : input(a), xb = scalar == 5 ? Buf() : input(b);
   if (!xa) xa = xb;
   if (!xb) xb = xa;
-  std::string name = std::string(is_comparison(op_) ? "binary_cmp_" : "binary_") + dt(a.dtype());
-  VkPipeline pipe = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
+  // looked up once per (dtype, op): the key lookup costs more than the rest of a tiny dispatch
+  static_assert(static_cast<int>(Dtype::Val::float32) == 6, "one row per dtype");
+  static VkPipeline pipes[7][static_cast<int>(BinaryOp::Count_)] = {};
+  VkPipeline& pipe = pipes[static_cast<int>(a.dtype().val())][static_cast<int>(op_)];
+  if (!pipe) {
+    std::string name = std::string(is_comparison(op_) ? "binary_cmp_" : "binary_") + dt(a.dtype());
+    pipe = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
+  }
   auto run = [&](uint64_t oa, uint64_t ob, uint64_t oy, BinaryPC pc) {
     pc.a = xa->address() + oa * a.itemsize();
     pc.b = xb->address() + ob * b.itemsize();

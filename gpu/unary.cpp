@@ -34,13 +34,21 @@ void Unary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outpu
   Buf y = output(out);
   bool pred = out.dtype() == bool_ && in.dtype() != bool_;
   if (in.dtype() == bool_ && op_ == UnaryOp::LogicalNot) pred = true;
-  std::string name = std::string(pred ? "unary_pred_" : "unary_") + dt(in.dtype());
-  // erfinv's Newton step runs in float64 where the device has it (bit-identical to the CPU)
-  if (op_ == UnaryOp::ErfInv && is_floating(in.dtype()) && Context::require().caps.float64)
-    name = std::string("unary_erfinv_") + dt(in.dtype());
+  // looked up once per (dtype, predicate, op): the key lookup costs more than the rest of a
+  // tiny dispatch
+  static_assert(static_cast<int>(Dtype::Val::float32) == 6, "one row per dtype");
+  static VkPipeline pipes[7][2][static_cast<int>(UnaryOp::Count_)] = {};
+  VkPipeline& pipe = pipes[static_cast<int>(in.dtype().val())][pred][static_cast<int>(op_)];
+  if (!pipe) {
+    std::string name = std::string(pred ? "unary_pred_" : "unary_") + dt(in.dtype());
+    // erfinv's Newton step runs in float64 where the device has it (bit-identical to the CPU)
+    if (op_ == UnaryOp::ErfInv && is_floating(in.dtype()) && Context::require().caps.float64)
+      name = std::string("unary_erfinv_") + dt(in.dtype());
+    pipe = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
+  }
   UnaryPC pc{x->address(), y->address(), static_cast<uint32_t>(out.size())};
-  dispatch(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)}, pc,
-           grid_1d((out.size() + kWorkgroup * 4 - 1) / (kWorkgroup * 4)), {x}, {y});
+  Encoder::get().dispatch(pipe, &pc, sizeof(pc),
+                          grid_1d((out.size() + kWorkgroup * 4 - 1) / (kWorkgroup * 4)), {x}, {y});
 }
 
 }  // namespace kiln
