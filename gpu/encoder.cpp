@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -17,12 +18,18 @@
 namespace kiln::gpu {
 
 namespace {
-bool early_submit_enabled() {
-  static const bool on = [] {
+// KILN_GPU_EARLY_SUBMIT: dispatches between early-submit checks (default 8; 0 turns them off).
+uint32_t early_submit_every() {
+  static const uint32_t every = [] {
     const char* e = std::getenv("KILN_GPU_EARLY_SUBMIT");
-    return !(e && std::string(e) == "0");
+    if (!e || !*e) return 8u;
+    char* end = nullptr;
+    long v = std::strtol(e, &end, 10);
+    if (*end != '\0' || v < 0 || v > 4096)
+      throw std::invalid_argument(std::string("[gpu] KILN_GPU_EARLY_SUBMIT must be an integer in [0, 4096], got '") + e + "'");
+    return static_cast<uint32_t>(v);
   }();
-  return on;
+  return every;
 }
 constexpr uint32_t kMaxCommands = 4096;  // per command buffer before an intermediate submit
 constexpr uint32_t kPushBytes = 128;
@@ -101,7 +108,7 @@ void Encoder::begin() {
   serial_ += 1;
   commands_ = 0;
   dispatched_ = 0;
-  early_ = kEarlySubmitEvery;
+  early_ = early_submit_every();
   bound_ = VK_NULL_HANDLE;
   written_.clear();
   read_.clear();
@@ -202,12 +209,12 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
   ++dispatched_;
   if (++commands_ >= kMaxCommands) {
     flush();
-  } else if (dispatched_ >= early_ && early_submit_enabled()) {
+  } else if (dispatched_ >= early_ && early_ > 0) {
     retire();
     if (inflight_.size() <= 1) {  // the device is about to run dry: give it what is recorded
       flush();
     } else {  // two submissions still queued: look again kEarlySubmitEvery dispatches later
-      early_ = dispatched_ + kEarlySubmitEvery;
+      early_ = dispatched_ + early_submit_every();
     }
   }
 }

@@ -127,14 +127,13 @@ class Encoder {
   uint64_t serial_ = 0;     // last serial handed out
   uint64_t completed_ = 0;  // every serial ≤ this has completed
   uint32_t commands_ = 0;
-  // Early submits keep the device fed while the host records a long eval: every
-  // kEarlySubmitEvery dispatches, what is recorded is submitted if at most one earlier
-  // submission is still running (else the device has work queued and recording goes on, so
-  // chunks grow by themselves while the device is the slower side). Measured on an H200 with
-  // 100 dependent tiny ops (host 2.8 µs, device 1.9 µs per op): 367-377 µs against 388-554 µs
-  // for "submit only when idle, doubling the chunk each time" (bench/RESULTS.md).
-  static constexpr uint32_t kEarlySubmitEvery = 8;
-  uint32_t early_ = kEarlySubmitEvery;
+  // Early submits keep the device fed while the host records a long eval: every N dispatches
+  // (KILN_GPU_EARLY_SUBMIT, default 8, 0 = off), what is recorded is submitted if at most one
+  // earlier submission is still running (else the device has work queued and recording goes
+  // on, so chunks grow by themselves while the device is the slower side). Measured on an H200
+  // with 100 dependent tiny ops (host 2.4 µs, device 1.9 µs per op): ~340 µs against 388-554
+  // µs for "submit only when idle, doubling the chunk each time" (bench/RESULTS.md).
+  uint32_t early_ = 8;  // set by begin() from KILN_GPU_EARLY_SUBMIT
   uint32_t dispatched_ = 0;  // dispatches recorded into this command buffer (not replays)
   // Pipeline bound in the command buffer being recorded (saved while capturing).
   VkPipeline bound_ = VK_NULL_HANDLE, saved_bound_ = VK_NULL_HANDLE;
