@@ -221,6 +221,7 @@ void convert_typed(const Src* s, Dst* d, size_t n) {
 }  // namespace
 
 void convert(const void* src, Dtype src_dtype, void* dst, Dtype dst_dtype, size_t n) {
+  if (n == 0) return;  // empty arrays may have null pointers (memcpy's are declared non-null)
   if (src_dtype == dst_dtype) {
     std::memcpy(dst, src, n * src_dtype.size());
     return;
