@@ -24,7 +24,6 @@ class IdSet {
     used_.push_back(i);
     return true;
   }
-  bool contains(uintptr_t id) const { return !slots_.empty() && slots_[slot(id)] == id; }
   void clear() {
     for (size_t i : used_) slots_[i] = 0;
     used_.clear();

@@ -26,7 +26,9 @@ uint32_t early_submit_every() {
     char* end = nullptr;
     long v = std::strtol(e, &end, 10);
     if (*end != '\0' || v < 0 || v > 4096)
-      throw std::invalid_argument(std::string("[gpu] KILN_GPU_EARLY_SUBMIT must be an integer in [0, 4096], got '") + e + "'");
+      throw std::invalid_argument(
+          std::string("[gpu] KILN_GPU_EARLY_SUBMIT must be an integer in [0, 4096], got '") + e +
+          "'");
     return static_cast<uint32_t>(v);
   }();
   return every;
@@ -93,6 +95,7 @@ VkCommandBuffer Encoder::allocate_cb(VkCommandBufferLevel level) {
 
 void Encoder::begin() {
   if (recording_ || capturing_) return;
+  uint32_t every = early_submit_every();  // throws on a bad KILN_GPU_EARLY_SUBMIT: first
   if (free_cbs_.empty()) free_cbs_.push_back(allocate_cb(VK_COMMAND_BUFFER_LEVEL_PRIMARY));
   cb_ = free_cbs_.back();
   free_cbs_.pop_back();
@@ -108,7 +111,7 @@ void Encoder::begin() {
   serial_ += 1;
   commands_ = 0;
   dispatched_ = 0;
-  early_ = early_submit_every();
+  early_ = every;
   bound_ = VK_NULL_HANDLE;
   written_.clear();
   read_.clear();
@@ -213,7 +216,7 @@ void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size
     retire();
     if (inflight_.size() <= 1) {  // the device is about to run dry: give it what is recorded
       flush();
-    } else {  // two submissions still queued: look again kEarlySubmitEvery dispatches later
+    } else {  // two submissions still queued: look again N dispatches later
       early_ = dispatched_ + early_submit_every();
     }
   }

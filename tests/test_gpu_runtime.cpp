@@ -4,6 +4,7 @@
 #include <kiln/gpu/device_select.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -58,6 +59,45 @@ TEST(GpuRuntime, AvailableWithName) {
   std::string cmd = "KILN_RUNTIME_CHILD=1 " + exe +
                     " --gtest_filter=GpuRuntime.DefaultDeviceChild > /dev/null 2>&1";
   EXPECT_EQ(std::system(cmd.c_str()), 0);
+}
+
+// Run in a fresh process by EarlySubmitSetting (the setting is read once per process).
+TEST(GpuRuntime, EarlySubmitChild) {
+  const char* e = std::getenv("KILN_GPU_EARLY_SUBMIT");
+  if (!std::getenv("KILN_RUNTIME_CHILD") || !e) GTEST_SKIP() << "run by EarlySubmitSetting";
+  REQUIRE_GPU();
+  kx::array x = kx::ones({16}, kx::float32, kx::Device::gpu);
+  if (std::string(e) != "banana") x.eval();
+  kx::array y = x;
+  for (int i = 0; i < 40; ++i) y = kx::multiply(y, kx::array(2.f), kx::Device::gpu);
+  if (std::string(e) == "banana") {
+    try {
+      y.eval();
+      ADD_FAILURE() << "no exception";
+    } catch (const std::invalid_argument& err) {
+      EXPECT_NE(std::string(err.what()).find("KILN_GPU_EARLY_SUBMIT"), std::string::npos);
+      EXPECT_NE(std::string(err.what()).find("banana"), std::string::npos);
+    }
+    return;
+  }
+  kx::gpu::detail::reset_kernel_stats();
+  y.eval();
+  auto s = kx::gpu::detail::kernel_stats();
+  EXPECT_GE(s.dispatches, 40u);
+  EXPECT_LE(s.dispatches, 41u);  // + the read-back copy of a discrete GPU
+  if (std::string(e) == "0") EXPECT_EQ(s.submits, 1u);  // off: one submit at the end
+  else EXPECT_LE(s.submits, 41u / std::stoul(e) + 1);
+  EXPECT_EQ(y.to_vector<float>()[3], std::pow(2.f, 40.f));
+}
+
+TEST(GpuRuntime, EarlySubmitSetting) {
+  REQUIRE_GPU();
+  std::string exe = std::filesystem::read_symlink("/proc/self/exe").string();
+  for (const char* v : {"0", "1", "5", "banana"}) {
+    std::string cmd = std::string("KILN_RUNTIME_CHILD=1 KILN_GPU_EARLY_SUBMIT=") + v + " " + exe +
+                      " --gtest_filter=GpuRuntime.EarlySubmitChild > /dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << "KILN_GPU_EARLY_SUBMIT=" << v;
+  }
 }
 
 TEST(GpuRuntime, OutOfMemoryIsAnError) {
