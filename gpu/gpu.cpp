@@ -177,8 +177,8 @@ bool dtype_supported(Dtype d) {
     default: return true;
   }
 }
-bool all_supported(std::initializer_list<array> arrays) {
-  for (auto& a : arrays)
+bool all_supported(std::initializer_list<std::reference_wrapper<const array>> arrays) {
+  for (const array& a : arrays)
     if (!dtype_supported(a.dtype())) return false;
   return true;
 }

@@ -2,6 +2,7 @@
 // shader variants, device support checks, dispatch with a push-constant struct, and the
 // CPU fallback.
 #pragma once
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,7 +29,7 @@ const char* dt(Dtype d);
 const char* xt(Dtype d);
 // True when the device can store/compute this dtype in shaders.
 bool dtype_supported(Dtype d);
-bool all_supported(std::initializer_list<array> arrays);
+bool all_supported(std::initializer_list<std::reference_wrapper<const array>> arrays);  // no copies
 
 // Records one dispatch of `shader` with push constants `pc`.
 template <typename PC>
