@@ -13,12 +13,15 @@ constexpr int kMaxDims = 6;
 struct BinaryPC {
   uint64_t a, b, y;
   uint32_t n, ndim, mode;
-  uint32_t shape[kMaxDims];
-  int32_t sa[kMaxDims], sb[kMaxDims];
   uint32_t pad_;  // GLSL aligns the uvec2 to 8 bytes
   uint32_t sbits[2];
+  // the STRIDED variant only: the contiguous one pushes the 48 bytes above
+  uint32_t shape[kMaxDims];
+  int32_t sa[kMaxDims], sb[kMaxDims];
 };
-static_assert(sizeof(BinaryPC) == 120 && offsetof(BinaryPC, sbits) == 112, "mirrors binary.comp");
+static_assert(sizeof(BinaryPC) == 120 && offsetof(BinaryPC, sbits) == 40 &&
+                  offsetof(BinaryPC, shape) == 48,
+              "mirrors binary.comp");
 
 // A size-1 operand that lives only on the host (a Python-style scalar constant): its value
 // goes into the push constants instead of being uploaded (an upload is a copy command and a
@@ -45,19 +48,27 @@ void Binary::eval_gpu(const std::vector<array>& inputs, std::vector<array>& outp
   Buf xa = scalar == 4 ? Buf() : input(a), xb = scalar == 5 ? Buf() : input(b);
   if (!xa) xa = xb;
   if (!xb) xb = xa;
-  // looked up once per (dtype, op): the key lookup costs more than the rest of a tiny dispatch
+  // looked up once per (dtype, variant, op): the key lookup costs more than the rest of a tiny
+  // dispatch
   static_assert(static_cast<int>(Dtype::Val::float32) == 6, "one row per dtype");
-  static VkPipeline pipes[7][static_cast<int>(BinaryOp::Count_)] = {};
-  VkPipeline& pipe = pipes[static_cast<int>(a.dtype().val())][static_cast<int>(op_)];
-  if (!pipe) {
-    std::string name = std::string(is_comparison(op_) ? "binary_cmp_" : "binary_") + dt(a.dtype());
-    pipe = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
-  }
+  static VkPipeline pipes[7][2][static_cast<int>(BinaryOp::Count_)] = {};
+  auto pipe_for = [&](bool strided) {
+    VkPipeline& p = pipes[static_cast<int>(a.dtype().val())][strided][static_cast<int>(op_)];
+    if (!p) {
+      std::string name = std::string(is_comparison(op_) ? "binary_cmp_" : "binary_") +
+                         (strided ? "strided_" : "") + dt(a.dtype());
+      p = pipeline(name.c_str(), {kWorkgroup, static_cast<uint32_t>(op_)});
+    }
+    return p;
+  };
   auto run = [&](uint64_t oa, uint64_t ob, uint64_t oy, BinaryPC pc) {
     pc.a = xa->address() + oa * a.itemsize();
     pc.b = xb->address() + ob * b.itemsize();
     pc.y = y->address() + oy * out.itemsize();
-    Encoder::get().dispatch(pipe, &pc, sizeof(pc), grid_1d(div_up(pc.n, kWorkgroup * 4)), {xa, xb}, {y});
+    bool strided = pc.mode == 3;
+    Encoder::get().dispatch(pipe_for(strided), &pc,
+                            strided ? sizeof(pc) : offsetof(BinaryPC, shape),
+                            grid_1d(div_up(pc.n, kWorkgroup * 4)), {xa, xb}, {y});
   };
   BinaryPC pc{};
   pc.n = static_cast<uint32_t>(out.size());

