@@ -106,7 +106,8 @@ struct SoftmaxCECase : Case {
   std::vector<array> compiled() override { return {cf(logits, targets)}; }
 };
 
-struct MatmulCase : Case {
+// A function of two arrays, e.g. a matmul or a subspace-iteration step.
+struct TwoArrayCase : Case {
   array a, b;
   std::function<array(const array&, const array&)> f, cf;
   std::vector<array> eager() override { return {f(a, b)}; }
@@ -220,7 +221,7 @@ std::vector<Workload> workloads() {
                }});
   w.push_back({"matmul", "float32 matmul 4096^3 (GPU) / 1024^3 (CPU)", [](kx::Device d, bool q) {
                  int n = q ? 64 : (d == kx::Device::gpu ? 4096 : 1024);
-                 auto c = std::make_unique<MatmulCase>();
+                 auto c = std::make_unique<TwoArrayCase>();
                  c->a = kx::random::normal({n, n}, kx::float32, 0.f, 1.f, kx::random::key(4));
                  c->b = kx::random::normal({n, n}, kx::float32, 0.f, 1.f, kx::random::key(5));
                  c->f = [](const array& a, const array& b) { return kx::matmul(a, b); };
@@ -300,19 +301,13 @@ std::vector<Workload> workloads() {
   // one subspace-iteration step of an (m, n) matrix with k columns (quick: (qm, qn), qk)
   auto subspace = [](int m, int n, int k, int qm, int qn, int qk) {
     return [=](kx::Device, bool q) {
-      struct C : Case {
-        array a, v;
-        std::function<array(const array&, const array&)> f, cf;
-        std::vector<array> eager() override { return {f(a, v)}; }
-        std::vector<array> compiled() override { return {cf(a, v)}; }
-      };
-      auto c = std::make_unique<C>();
+      auto c = std::make_unique<TwoArrayCase>();
       int mm = q ? qm : m, nn = q ? qn : n, kk = q ? qk : k;
       c->a = kx::random::normal({mm, nn}, kx::float32, 0.f, 1.f, kx::random::key(11));
-      c->v = kx::random::normal({nn, kk}, kx::float32, 0.f, 1.f, kx::random::key(12));
+      c->b = kx::random::normal({nn, kk}, kx::float32, 0.f, 1.f, kx::random::key(12));
       c->f = [](const array& a, const array& v) { return kx::linalg::subspace_step(a, v); };
       c->cf = kx::compile(c->f);
-      kx::eval(c->a, c->v);
+      kx::eval(c->a, c->b);
       c->flops = 4.0 * mm * nn * kk;
       c->rtol = 1e-3f;
       c->atol = 1e-3f;

@@ -1,62 +1,25 @@
 // The eval scheduler: topological order, one primitive at a time on its device, detach.
-#include <algorithm>
 #include <cstdint>
 #include <vector>
 
 #include "array.h"
 #include "backend.h"
 #include "errors.h"
+#include "pointer_set.h"
 #include "primitives.h"
 
 namespace kiln {
 
 namespace {
 
-// Set of array ids (open addressing, linear probing), kept per thread and cleared by walking
-// the slots it used: no allocation per node once it has grown.
-class IdSet {
- public:
-  bool insert(uintptr_t id) {  // false if already present
-    if ((used_.size() + 1) * 2 > slots_.size()) grow();
-    size_t i = slot(id);
-    if (slots_[i] == id) return false;
-    slots_[i] = id;
-    used_.push_back(i);
-    return true;
-  }
-  void clear() {
-    for (size_t i : used_) slots_[i] = 0;
-    used_.clear();
-  }
-
- private:
-  size_t slot(uintptr_t id) const {
-    size_t mask = slots_.size() - 1;
-    size_t i = (id >> 4) * 0x9E3779B97F4A7C15ull >> 20 & mask;
-    while (slots_[i] != 0 && slots_[i] != id) i = (i + 1) & mask;
-    return i;
-  }
-  void grow() {
-    std::vector<uintptr_t> old;
-    old.swap(slots_);
-    slots_.assign(std::max<size_t>(64, old.size() * 2), 0);
-    used_.clear();
-    for (uintptr_t id : old)
-      if (id) {
-        size_t i = slot(id);
-        slots_[i] = id;
-        used_.push_back(i);
-      }
-  }
-  std::vector<uintptr_t> slots_;
-  std::vector<size_t> used_;
-};
-
 // Iterative DFS: returns the unevaluated nodes reachable from outputs, inputs first.
 std::vector<array> build_tape(const std::vector<array>& outputs) {
   std::vector<array> tape;
-  thread_local IdSet visited;
+  thread_local detail::PointerSet visited;  // array descriptors
   visited.clear();
+  auto visit = [](const array& x) {  // false if seen before
+    return visited.insert(reinterpret_cast<const void*>(x.id()));
+  };
   struct Frame {
     array a;
     size_t next = 0;
@@ -66,7 +29,7 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
   std::vector<array> outs;
   for (auto& out : outputs) {
     if (out.is_placeholder()) detail::throw_placeholder("eval");
-    if (out.is_available() || !visited.insert(out.id())) continue;
+    if (out.is_available() || !visit(out)) continue;
     stack.push_back({out});
     while (!stack.empty()) {
       auto& f = stack.back();
@@ -77,7 +40,7 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
           stack.clear();
           detail::throw_placeholder("eval");
         }
-        if (!in.is_available() && visited.insert(in.id())) stack.push_back({in});
+        if (!in.is_available() && visit(in)) stack.push_back({in});
         continue;
       }
       array a = std::move(f.a);
@@ -87,7 +50,7 @@ std::vector<array> build_tape(const std::vector<array>& outputs) {
         throw std::logic_error("[eval] array has neither data nor a primitive");
       }
       a.outputs(outs);
-      for (auto& s : outs) visited.insert(s.id());
+      for (auto& s : outs) visit(s);
       tape.push_back(std::move(a));
     }
   }

@@ -145,40 +145,6 @@ void Encoder::barrier_for(std::initializer_list<const Buf*> reads,
   }
 }
 
-size_t BufferSet::slot(const Buffer* b) const {
-  size_t mask = slots_.size() - 1;
-  size_t i = (reinterpret_cast<uintptr_t>(b) >> 4) * 0x9E3779B97F4A7C15ull >> 40 & mask;
-  while (slots_[i] && slots_[i] != b) i = (i + 1) & mask;
-  return i;
-}
-
-bool BufferSet::contains(const Buffer* b) const {
-  return !slots_.empty() && slots_[slot(b)] == b;
-}
-
-void BufferSet::insert(const Buffer* b) {
-  if (slots_.empty()) slots_.assign(64, nullptr);  // moved from
-  size_t i = slot(b);
-  if (slots_[i]) return;
-  if (2 * (used_.size() + 1) > slots_.size()) {  // keep the load ≤ 1/2
-    std::vector<const Buffer*> old;
-    old.reserve(used_.size());
-    for (size_t u : used_) old.push_back(slots_[u]);
-    slots_.assign(slots_.size() * 2, nullptr);
-    used_.clear();
-    for (const Buffer* o : old) insert(o);
-    i = slot(b);
-  }
-  slots_[i] = b;
-  used_.push_back(i);
-}
-
-void BufferSet::clear() {
-  for (size_t u : used_) slots_[u] = nullptr;
-  used_.clear();
-}
-
-
 void Encoder::dispatch(VkPipeline pipeline, const void* push, uint32_t push_size, Grid grid,
                        const Buf* reads, size_t n_reads, const Buf* writes, size_t n_writes) {
   if (grid.x == 0 || grid.y == 0 || grid.z == 0) return;

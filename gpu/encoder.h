@@ -11,26 +11,16 @@
 #include <stdexcept>
 #include <vector>
 
+#include "../core/pointer_set.h"
 #include "memory.h"
 
 namespace kiln::gpu {
 
 using Buf = std::shared_ptr<Buffer>;
 
-// The buffers touched since the last barrier: an open-addressing set of pointers that allocates
-// only when it grows and clears in O(size) (a node-based set allocated on every insert, which
-// a chain of tiny dependent ops paid at every dispatch). Empty after a move, then usable again.
-class BufferSet {
- public:
-  bool contains(const Buffer* b) const;
-  void insert(const Buffer* b);
-  void clear();
-
- private:
-  size_t slot(const Buffer* b) const;
-  std::vector<const Buffer*> slots_ = std::vector<const Buffer*>(64, nullptr);
-  std::vector<size_t> used_;  // occupied slot indices, for clear()
-};
+// The buffers touched since the last barrier (see core/pointer_set.h: no allocation per
+// dispatch once grown).
+using BufferSet = kiln::detail::PointerSet;
 
 // Small host data a kernel reads (argument tables, shapes): upload (BAR) or staging memory
 // normally; device memory written once when recording a replayable step (gpu/replay.cpp).
