@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 #include <kiln/kiln.h>
+#include <kiln/core/pointer_set.h>
+
+#include <vector>
 
 namespace kx = kiln;
 
@@ -20,4 +23,23 @@ TEST(Array, DoubleScalarsAndListsNarrowToFloat32) {
   EXPECT_EQ(kx::array(std::vector<double>{1.0, 3.0}, {2}).to_vector<double>(),
             (std::vector<double>{1.0, 3.0}));
   EXPECT_DOUBLE_EQ(kx::array(0.25).item<double>(), 0.25);
+}
+
+// The pointer set behind eval's visited set and the GPU encoder's hazard sets.
+TEST(Array, PointerSetInsertContainsClearGrow) {
+  kiln::detail::PointerSet s;
+  std::vector<int> xs(1000);
+  EXPECT_FALSE(s.contains(&xs[0]));  // empty, never grown
+  for (auto& x : xs) EXPECT_TRUE(s.insert(&x));  // grows past its first 64 slots
+  for (auto& x : xs) EXPECT_FALSE(s.insert(&x));
+  for (auto& x : xs) EXPECT_TRUE(s.contains(&x));
+  int other = 0;
+  EXPECT_FALSE(s.contains(&other));
+  s.clear();
+  for (auto& x : xs) EXPECT_FALSE(s.contains(&x));
+  EXPECT_TRUE(s.insert(&xs[7]));
+  kiln::detail::PointerSet moved = std::move(s);
+  EXPECT_TRUE(moved.contains(&xs[7]));
+  EXPECT_TRUE(s.insert(&xs[8]));  // usable after a move  NOLINT(bugprone-use-after-move)
+  EXPECT_TRUE(s.contains(&xs[8]));
 }
